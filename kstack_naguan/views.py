@@ -1,0 +1,42 @@
+"""Django-level error pages: the envelope under /api/, Django's own pages elsewhere."""
+
+import logging
+
+from django.http import JsonResponse
+from django.views import defaults
+
+from .api import codes
+from .api.middleware import current_request_id
+from .api.renderers import envelope
+
+logger = logging.getLogger(__name__)
+
+
+def _is_api(request):
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """404 for a route that does not exist."""
+    if _is_api(request):
+        return JsonResponse(
+            envelope(codes.NOT_FOUND), status=404, json_dumps_params={"ensure_ascii": False}
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """500 raised outside DRF's handler: a generic message and the request id, no traceback."""
+    if _is_api(request):
+        body = envelope(codes.INTERNAL_ERROR, {"request_id": current_request_id()})
+        return JsonResponse(body, status=500, json_dumps_params={"ensure_ascii": False})
+    return defaults.server_error(request)
+
+
+def bad_request(request, exception=None):
+    """400 raised by Django itself (e.g. a body over the size cap)."""
+    if _is_api(request):
+        return JsonResponse(
+            envelope(codes.REQUEST_TOO_LARGE), status=413, json_dumps_params={"ensure_ascii": False}
+        )
+    return defaults.bad_request(request, exception)

@@ -1,0 +1,8 @@
+from kstack_naguan.api.routers import OptionalSlashRouter
+
+from . import views
+
+router = OptionalSlashRouter()
+router.register("logs/tasks", views.TaskLogViewSet, basename="tasklog")
+
+urlpatterns = router.urls

@@ -1,0 +1,175 @@
+"""Writing the audit trail: event log entries and the life of a TaskLog around a Celery task.
+
+`record_event` is called by services (never by views) after a change. `enqueue` creates the
+TaskLog row and hands the task to Celery once the surrounding transaction commits; inside the
+task, `track` moves that row pending → running → success/failure and keeps the outcome's code.
+"""
+
+import logging
+from contextlib import contextmanager
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from kstack_naguan.api import codes
+from kstack_naguan.api.middleware import bind_request_id, current_request_id, reset_request_id
+
+from .models import EventLog, TaskLog, TaskLogStatusChoices
+
+logger = logging.getLogger(__name__)
+
+
+def _actor(user):
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user, user.get_username()
+    return None, ""
+
+
+def record_event(user, action, obj=None, *, object_type="", before=None, after=None, message=""):
+    """Write an EventLog entry saying that `user` did `action` to `obj`."""
+    actor, username = _actor(user)
+    if obj is not None:
+        object_type = object_type or obj._meta.label
+        object_id, object_repr = str(obj.pk), str(obj)[:255]
+    else:
+        object_id, object_repr = "", ""
+    return EventLog.objects.create(
+        user=actor,
+        username=username,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
+        before=before,
+        after=after,
+        message=message,
+        request_id=current_request_id() if current_request_id() != "-" else "",
+    )
+
+
+class TaskFailed(Exception):
+    """Raised inside a tracked task to end it as a failure with a specific code and reason."""
+
+    def __init__(self, code, message="", result=None):
+        self.code = code if isinstance(code, codes.Code) else codes.get(code)
+        self.result = result
+        super().__init__(message or self.code.msg)
+
+
+def enqueue(task, *, name, user=None, obj=None, args=None, kwargs=None):
+    """Create a pending TaskLog and send `task(task_log_id, *args)` after the transaction commits.
+
+    With no broker configured Celery runs the task eagerly, so the row is already finished when
+    this returns; with a worker, it is usually still pending.
+    """
+    actor, _username = _actor(user)
+    task_log = TaskLog.objects.create(
+        name=name,
+        user=actor,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:255] if obj is not None else "",
+        args=kwargs or {},
+        request_id=current_request_id() if current_request_id() != "-" else "",
+    )
+    call_args = [task_log.pk, *(args or [])]
+
+    def send():
+        result = task.apply_async(args=call_args, kwargs=kwargs or {})
+        TaskLog.objects.filter(pk=task_log.pk, celery_task_id="").update(
+            celery_task_id=result.id or ""
+        )
+
+    # Eager (no broker): run now, inside the caller's transaction. A worker must only see the
+    # row once it is committed.
+    if current_app.conf.task_always_eager:
+        send()
+    else:
+        transaction.on_commit(send)
+    logger.info("task %s queued as TaskLog %s", name, task_log.pk)
+    return task_log
+
+
+class TaskRun:
+    """The handle a tracked task uses to report progress and its outcome."""
+
+    def __init__(self, task_log):
+        self.task_log = task_log
+        self.outcome = None
+
+    def progress(self, percent, vcenter_task=None):
+        """Record progress (0-100) and, when known, the vCenter task's id."""
+        percent = max(0, min(100, int(percent)))
+        fields = {"progress": percent, "updated_at": timezone.now()}
+        if vcenter_task:
+            fields["vcenter_task"] = str(vcenter_task)[:64]
+        TaskLog.objects.filter(pk=self.task_log.pk).update(**fields)
+        self.task_log.progress = percent
+
+    def succeed(self, code, result=None):
+        """End the task successfully with `code` and a JSON-serialisable `result`."""
+        self.outcome = (code if isinstance(code, codes.Code) else codes.get(code), result)
+
+
+def _finish(task_log, status, code, message, result=None, error=""):
+    TaskLog.objects.filter(pk=task_log.pk).update(
+        status=status,
+        code=code.number,
+        message=str(message)[:255],
+        result=result,
+        error=error,
+        progress=100 if status == TaskLogStatusChoices.SUCCESS else task_log.progress,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+@contextmanager
+def track(task_log_id, *, failure_code, celery_task_id=""):
+    """Run a task's body against its TaskLog; yield a `TaskRun`, or None if already finished.
+
+    A redelivered task (acks_late) whose TaskLog already ended yields None and does nothing, so
+    running a task twice is safe. Any exception ends the row as a failure with `failure_code`
+    (or the code a `TaskFailed` names) and is not re-raised: the TaskLog is the record.
+    """
+    task_log = TaskLog.objects.filter(pk=task_log_id).first()
+    if task_log is None or task_log.is_finished:
+        yield None
+        return
+
+    token = bind_request_id(task_log.request_id or f"task-{task_log.pk}")
+    TaskLog.objects.filter(pk=task_log.pk).update(
+        status=TaskLogStatusChoices.RUNNING,
+        started_at=timezone.now(),
+        attempts=task_log.attempts + 1,
+        celery_task_id=celery_task_id or task_log.celery_task_id,
+    )
+    logger.info("task %s (TaskLog %s) started", task_log.name, task_log.pk)
+    run = TaskRun(task_log)
+    try:
+        yield run
+    except TaskFailed as exc:
+        logger.warning("task %s (TaskLog %s) failed: %s", task_log.name, task_log.pk, exc)
+        _finish(
+            task_log, TaskLogStatusChoices.FAILURE, exc.code, exc.code.msg, exc.result, str(exc)
+        )
+    except Exception as exc:
+        logger.exception("task %s (TaskLog %s) crashed", task_log.name, task_log.pk)
+        code = failure_code if isinstance(failure_code, codes.Code) else codes.get(failure_code)
+        _finish(
+            task_log,
+            TaskLogStatusChoices.FAILURE,
+            code,
+            code.msg,
+            None,
+            f"{type(exc).__name__}: {exc}",
+        )
+    else:
+        code, result = run.outcome or (codes.OK, None)
+        _finish(task_log, TaskLogStatusChoices.SUCCESS, code, code.msg, result)
+        logger.info(
+            "task %s (TaskLog %s) succeeded with %s", task_log.name, task_log.pk, code.number
+        )
+    finally:
+        reset_request_id(token)

@@ -1,0 +1,57 @@
+"""Domain errors for vCenter failures; messages name host and user, never a password."""
+
+from pyVmomi import vim, vmodl
+
+
+class VCenterError(Exception):
+    """A vCenter operation failed; `fault` is the vim fault's type name when there was one."""
+
+    def __init__(self, message, fault=None):
+        super().__init__(message)
+        self.fault = fault
+
+
+class VCenterUnreachable(VCenterError):
+    """The endpoint could not be reached (refused, reset, DNS, TLS) or stopped answering."""
+
+
+class VCenterTimeout(VCenterUnreachable):
+    """The endpoint or a task did not answer within its deadline."""
+
+
+class VCenterAuthError(VCenterError):
+    """vCenter refused the stored credentials."""
+
+
+class VCenterNotFound(VCenterError):
+    """A managed object id no longer names an object in vCenter."""
+
+
+class VCenterFault(VCenterError):
+    """vCenter answered with a fault for the operation (bad state, bad spec, duplicate name...)."""
+
+
+def fault_message(fault):
+    """A readable one-line reason from a vim/vmodl fault or any exception."""
+    message = getattr(fault, "msg", None) or ""
+    if not message:
+        for item in getattr(fault, "faultMessage", None) or []:
+            message = getattr(item, "message", "") or message
+    return message or type(fault).__name__
+
+
+def from_fault(fault):
+    """Turn a pyVmomi fault raised by a call or carried by a task into a domain error."""
+    if isinstance(fault, VCenterError):
+        return fault
+    name = type(fault).__name__
+    message = fault_message(fault)
+    if isinstance(
+        fault, vim.fault.InvalidLogin | vim.fault.NotAuthenticated | vim.fault.NoPermission
+    ):
+        return VCenterAuthError(message, fault=name)
+    if isinstance(fault, vmodl.fault.ManagedObjectNotFound):
+        return VCenterNotFound(message, fault=name)
+    if isinstance(fault, vmodl.MethodFault):
+        return VCenterFault(message, fault=name)
+    return VCenterError(message, fault=name)

@@ -1,0 +1,507 @@
+"""Inventory sync: mirror one vCenter's datacenters, clusters, hosts, pools, datastores,
+networks and VMs into the database.
+
+The whole inventory is read in a few round trips (`client.properties.read_inventory`), turned
+into plain rows, and compared with what the database holds for the platform. New rows are
+bulk-inserted, changed rows bulk-updated (only the fields that changed), vanished rows deleted,
+and many-to-many links diffed, all in one transaction: a sync that fails part-way leaves the
+mirror as it was. A second sync with nothing changed writes nothing. VMs that appeared,
+disappeared or changed power state are written to the event log.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import EventLog
+
+from .client import client_for_platform
+from .client.properties import read_inventory
+from .models import (
+    Cluster,
+    Datacenter,
+    Datastore,
+    Folder,
+    Host,
+    Network,
+    NetworkKindChoices,
+    ResourcePool,
+    VirtualMachine,
+)
+
+logger = logging.getLogger(__name__)
+
+BULK_BATCH = 1000
+
+
+@dataclass
+class Counts:
+    """What a sync did to one model's rows."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    total: int = 0
+
+
+@dataclass
+class SyncReport:
+    """The outcome of a sync, as stored in the TaskLog result."""
+
+    counts: dict = field(default_factory=dict)
+    read_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    @property
+    def rows_written(self):
+        """How many rows the sync inserted, updated or deleted, over all models."""
+        return sum(c.added + c.changed + c.removed for c in self.counts.values())
+
+    def as_dict(self):
+        """A JSON-serialisable summary."""
+        return {
+            "counts": {name: vars(c) for name, c in self.counts.items()},
+            "rows_written": self.rows_written,
+            "read_seconds": round(self.read_seconds, 3),
+            "write_seconds": round(self.write_seconds, 3),
+        }
+
+
+class Inventory:
+    """The raw property dicts of one vCenter, indexed by type and moid, with parent lookups."""
+
+    def __init__(self, items):
+        self.by_type = {}
+        self.by_moid = {}
+        for item in items:
+            self.by_type.setdefault(item["_type"], []).append(item)
+            self.by_moid[item["_moid"]] = item
+
+    def of(self, *types):
+        """All objects whose type is one of `types`."""
+        return [item for name in types for item in self.by_type.get(name, [])]
+
+    def ancestor(self, moid, type_name):
+        """The moid of the nearest ancestor of `moid` of type `type_name`, or None."""
+        seen = 0
+        item = self.by_moid.get(moid)
+        while item is not None and seen < 64:
+            parent = item.get("parent")
+            item = self.by_moid.get(parent)
+            if item is not None and item["_type"] == type_name:
+                return item["_moid"]
+            seen += 1
+        return None
+
+
+def _vlan(port_config):
+    vlan = getattr(port_config, "vlan", None)
+    vlan_id = getattr(vlan, "vlanId", None)
+    return vlan_id if isinstance(vlan_id, int) else None
+
+
+def _vm_addresses(guest_net):
+    addresses = []
+    for nic in guest_net or []:
+        for address in getattr(nic, "ipAddress", None) or []:
+            if address not in addresses:
+                addresses.append(address)
+    return addresses
+
+
+def _cluster_flags(config):
+    drs = getattr(getattr(config, "drsConfig", None), "enabled", None)
+    ha = getattr(getattr(config, "dasConfig", None), "enabled", None)
+    return bool(drs), bool(ha)
+
+
+class _Mirror:
+    """Upserts one model's rows for one platform and keeps a moid → id map for foreign keys."""
+
+    def __init__(self, model, platform, fields):
+        self.model = model
+        self.platform = platform
+        self.fields = fields
+        self.ids = {}
+        self.counts = Counts()
+        self.existing = {
+            row["moid"]: row
+            for row in model.objects.filter(platform=platform).values("id", "moid", *fields)
+        }
+
+    def apply(self, rows):
+        """Make the table hold exactly `rows` ({moid: {field: value}}) for the platform."""
+        new, changed = [], []
+        for moid, values in rows.items():
+            old = self.existing.get(moid)
+            if old is None:
+                new.append(self.model(platform=self.platform, moid=moid, **values))
+                continue
+            self.ids[moid] = old["id"]
+            if any(old[name] != value for name, value in values.items()):
+                changed.append(self.model(id=old["id"], **values))
+
+        # Insert new rows, then read back their ids (bulk_create does not return ids everywhere).
+        if new:
+            self.model.objects.bulk_create(new, batch_size=BULK_BATCH)
+            added = {m.moid for m in new}
+            for row in self.model.objects.filter(platform=self.platform, moid__in=added).values(
+                "id", "moid"
+            ):
+                self.ids[row["moid"]] = row["id"]
+
+        # Update changed rows in bulk, touching only mirrored fields and the sync time.
+        if changed:
+            for obj in changed:
+                obj.synced_at = timezone.now()
+            self.model.objects.bulk_update(
+                changed, [*self.fields, "synced_at"], batch_size=BULK_BATCH
+            )
+
+        self.counts = Counts(added=len(new), changed=len(changed), total=len(rows))
+        self.vanished = [row for moid, row in self.existing.items() if moid not in rows]
+        return self
+
+    def remove_vanished(self):
+        """Delete rows whose object is gone from vCenter."""
+        if self.vanished:
+            self.model.objects.filter(id__in=[row["id"] for row in self.vanished]).delete()
+        self.counts.removed = len(self.vanished)
+
+
+def _sync_links(through, left, right, wanted):
+    """Make the m2m table `through` hold exactly the (left_id, right_id) pairs in `wanted`."""
+    left_ids = {pair[0] for pair in wanted}
+    current = set(through.objects.filter(**{f"{left}__in": left_ids}).values_list(left, right))
+    missing = wanted - current
+    extra = current - wanted
+    if missing:
+        through.objects.bulk_create(
+            [through(**{left: a, right: b}) for a, b in missing], batch_size=BULK_BATCH
+        )
+    for a, b in extra:
+        through.objects.filter(**{left: a, right: b}).delete()
+    return len(missing) + len(extra)
+
+
+def build_rows(inv):
+    """Turn raw inventory into {model: {moid: field values}}, with foreign keys as moids."""
+    rows = {}
+    dc_of = {}
+
+    rows[Datacenter] = {
+        item["_moid"]: {"name": item.get("name", "")} for item in inv.of("Datacenter")
+    }
+
+    def datacenter(moid):
+        if moid not in dc_of:
+            dc_of[moid] = inv.ancestor(moid, "Datacenter")
+        return dc_of[moid]
+
+    rows[Folder] = {
+        item["_moid"]: {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "parent_moid": item.get("parent") or "",
+            "child_types": list(item.get("childType") or []),
+        }
+        for item in inv.of("Folder")
+    }
+
+    rows[Cluster] = {}
+    for item in inv.of("ClusterComputeResource"):
+        drs, ha = _cluster_flags(item.get("configurationEx"))
+        rows[Cluster][item["_moid"]] = {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "folder_moid": item.get("parent") or "",
+            "total_cpu_mhz": item.get("summary.totalCpu") or 0,
+            "total_memory_bytes": item.get("summary.totalMemory") or 0,
+            "num_hosts": item.get("summary.numHosts") or 0,
+            "drs_enabled": drs,
+            "ha_enabled": ha,
+        }
+
+    rows[Host] = {}
+    for item in inv.of("HostSystem"):
+        parent = item.get("parent") or ""
+        rows[Host][item["_moid"]] = {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "cluster": parent if parent in rows[Cluster] else None,
+            "compute_resource_moid": parent,
+            "connection_state": str(item.get("runtime.connectionState") or ""),
+            "power_state": str(item.get("runtime.powerState") or ""),
+            "in_maintenance": bool(item.get("runtime.inMaintenanceMode")),
+            "cpu_cores": item.get("summary.hardware.numCpuCores") or 0,
+            "cpu_mhz": item.get("summary.hardware.cpuMhz") or 0,
+            "memory_bytes": item.get("summary.hardware.memorySize") or 0,
+            "version": item.get("summary.config.product.version") or "",
+        }
+
+    rows[ResourcePool] = {}
+    for item in inv.of("ResourcePool", "VirtualApp"):
+        owner = item.get("owner") or ""
+        rows[ResourcePool][item["_moid"]] = {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "cluster": owner if owner in rows[Cluster] else None,
+            "owner_moid": owner,
+            "parent_moid": item.get("parent") or "",
+            "cpu_limit": item.get("config.cpuAllocation.limit"),
+            "cpu_reservation": item.get("config.cpuAllocation.reservation"),
+            "memory_limit": item.get("config.memoryAllocation.limit"),
+            "memory_reservation": item.get("config.memoryAllocation.reservation"),
+        }
+
+    rows[Datastore] = {
+        item["_moid"]: {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "type": item.get("summary.type") or "",
+            "url": item.get("summary.url") or "",
+            "capacity_bytes": item.get("summary.capacity") or 0,
+            "free_bytes": item.get("summary.freeSpace") or 0,
+            "accessible": bool(item.get("summary.accessible", True)),
+        }
+        for item in inv.of("Datastore")
+    }
+
+    switches = {
+        item["_moid"]: item
+        for item in inv.of("VmwareDistributedVirtualSwitch", "DistributedVirtualSwitch")
+    }
+    rows[Network] = {}
+    for item in inv.of("Network", "OpaqueNetwork", "DistributedVirtualPortgroup"):
+        distributed = item["_type"] == "DistributedVirtualPortgroup"
+        switch = item.get("config.distributedVirtualSwitch") or ""
+        port_config = item.get("config.defaultPortConfig")
+        rows[Network][item["_moid"]] = {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "kind": (
+                NetworkKindChoices.DISTRIBUTED
+                if distributed
+                else NetworkKindChoices.OPAQUE
+                if item["_type"] == "OpaqueNetwork"
+                else NetworkKindChoices.STANDARD
+            ),
+            "switch_moid": switch,
+            "switch_uuid": (switches.get(switch) or {}).get("uuid") or "",
+            "portgroup_key": item.get("key") or "",
+            "vlan_id": _vlan(port_config) if distributed else None,
+            "is_uplink": distributed
+            and _vlan(port_config) is None
+            and "uplink" in item.get("name", "").lower(),
+        }
+
+    rows[VirtualMachine] = {}
+    for item in inv.of("VirtualMachine"):
+        host = item.get("runtime.host")
+        addresses = _vm_addresses(item.get("guest.net"))
+        primary = item.get("guest.ipAddress") or ""
+        if primary and primary not in addresses:
+            addresses.insert(0, primary)
+        rows[VirtualMachine][item["_moid"]] = {
+            "name": item.get("name", ""),
+            "datacenter": datacenter(item["_moid"]),
+            "host": host,
+            "cluster": (rows[Host].get(host) or {}).get("cluster"),
+            "resource_pool": item.get("resourcePool"),
+            "folder": item.get("parent"),
+            "instance_uuid": item.get("config.instanceUuid") or "",
+            "bios_uuid": item.get("config.uuid") or "",
+            "power_state": str(item.get("runtime.powerState") or "poweredOff"),
+            "num_cpu": item.get("summary.config.numCpu") or 0,
+            "memory_mb": item.get("summary.config.memorySizeMB") or 0,
+            "guest_id": item.get("config.guestId") or "",
+            "guest_full_name": item.get("config.guestFullName") or "",
+            "ip_address": primary,
+            "ip_addresses": addresses,
+            "hostname": item.get("guest.hostName") or "",
+            "tools_status": str(item.get("guest.toolsRunningStatus") or ""),
+            "is_template": bool(item.get("config.template")),
+            "vm_path": item.get("config.files.vmPathName") or "",
+            "annotation": item.get("config.annotation") or "",
+        }
+    return rows
+
+
+# Foreign keys per model: field name → model whose moid it names.
+_FOREIGN_KEYS = {
+    Folder: {"datacenter": Datacenter},
+    Cluster: {"datacenter": Datacenter},
+    Host: {"datacenter": Datacenter, "cluster": Cluster},
+    ResourcePool: {"datacenter": Datacenter, "cluster": Cluster},
+    Datastore: {"datacenter": Datacenter},
+    Network: {"datacenter": Datacenter},
+    VirtualMachine: {
+        "datacenter": Datacenter,
+        "host": Host,
+        "cluster": Cluster,
+        "resource_pool": ResourcePool,
+        "folder": Folder,
+    },
+}
+_ORDER = [Datacenter, Folder, Cluster, Host, ResourcePool, Datastore, Network, VirtualMachine]
+
+
+def _resolve(model, rows, mirrors):
+    """Replace moids in foreign-key fields with ids; drop rows whose datacenter is unknown."""
+    fks = _FOREIGN_KEYS.get(model, {})
+    resolved = {}
+    for moid, values in rows.items():
+        out = {}
+        for name, value in values.items():
+            if name in fks:
+                target = mirrors[fks[name]].ids.get(value) if value else None
+                if name == "datacenter" and target is None:
+                    break  # objects outside any datacenter are not mirrored
+                out[f"{name}_id"] = target
+            else:
+                out[name] = value
+        else:
+            resolved[moid] = out
+    return resolved
+
+
+def _field_names(model, sample):
+    return (
+        list(sample)
+        if sample
+        else [
+            f"{f.name}_id" if f.is_relation else f.name
+            for f in model._meta.concrete_fields
+            if f.name not in ("id", "platform", "moid", "synced_at")
+        ]
+    )
+
+
+def apply_inventory(platform, items, user=None):
+    """Write the raw inventory `items` of `platform` into the mirror; return a `SyncReport`."""
+    inv = Inventory(items)
+    rows = build_rows(inv)
+    report = SyncReport()
+    started = time.perf_counter()
+
+    with transaction.atomic():
+        # Upsert each model in dependency order, resolving foreign keys through earlier ones.
+        mirrors = {}
+        for model in _ORDER:
+            model_rows = _resolve(model, rows[model], mirrors)
+            sample = next(iter(model_rows.values()), None)
+            mirrors[model] = _Mirror(model, platform, _field_names(model, sample)).apply(model_rows)
+
+        # Diff many-to-many links: datastore/network ↔ host, VM ↔ datastore/network.
+        host_ids, ds_ids, net_ids = (mirrors[m].ids for m in (Host, Datastore, Network))
+        vm_ids = mirrors[VirtualMachine].ids
+        ds_hosts = {
+            (ds_ids[item["_moid"]], host_ids[mount.key._moId])
+            for item in inv.of("Datastore")
+            if item["_moid"] in ds_ids
+            for mount in item.get("host") or []
+            if mount.key is not None and mount.key._moId in host_ids
+        }
+        net_hosts = {
+            (net_ids[item["_moid"]], host_ids[h])
+            for item in inv.of("Network", "OpaqueNetwork", "DistributedVirtualPortgroup")
+            if item["_moid"] in net_ids
+            for h in item.get("host") or []
+            if h in host_ids
+        }
+        vm_ds, vm_net = set(), set()
+        for item in inv.of("VirtualMachine"):
+            vm_id = vm_ids.get(item["_moid"])
+            if vm_id is None:
+                continue
+            vm_ds.update((vm_id, ds_ids[d]) for d in item.get("datastore") or [] if d in ds_ids)
+            vm_net.update((vm_id, net_ids[n]) for n in item.get("network") or [] if n in net_ids)
+        links = 0
+        links += _sync_links(Datastore.hosts.through, "datastore_id", "host_id", ds_hosts)
+        links += _sync_links(Network.hosts.through, "network_id", "host_id", net_hosts)
+        links += _sync_links(
+            VirtualMachine.datastores.through, "virtualmachine_id", "datastore_id", vm_ds
+        )
+        links += _sync_links(
+            VirtualMachine.networks.through, "virtualmachine_id", "network_id", vm_net
+        )
+
+        # Remove what vanished, dependents first.
+        for model in reversed(_ORDER):
+            mirrors[model].remove_vanished()
+
+        _record_vm_events(platform, mirrors[VirtualMachine], rows[VirtualMachine], user)
+        platform.last_synced_at = timezone.now()
+        platform.save(update_fields=["last_synced_at"])
+
+    report.counts = {model._meta.model_name: mirrors[model].counts for model in _ORDER}
+    report.counts["links"] = Counts(changed=links)
+    report.write_seconds = time.perf_counter() - started
+    return report
+
+
+def _record_vm_events(platform, mirror, vm_rows, user):
+    """Event-log the VMs that appeared, vanished or changed power state in this sync."""
+    events = []
+    username = user.get_username() if user is not None and user.is_authenticated else ""
+    actor = user if username else None
+
+    def event(action, moid, name, before=None, after=None):
+        events.append(
+            EventLog(
+                user=actor,
+                username=username,
+                action=action,
+                object_type="vcenter.VirtualMachine",
+                object_id=moid,
+                object_repr=name[:255],
+                before=before,
+                after=after,
+                message=f"sync of {platform.name}",
+            )
+        )
+
+    for moid, values in vm_rows.items():
+        old = mirror.existing.get(moid)
+        if old is None:
+            if moid in mirror.ids:
+                event(
+                    "appeared", moid, values["name"], after={"power_state": values["power_state"]}
+                )
+        elif old["power_state"] != values["power_state"]:
+            event(
+                "power_state_changed",
+                moid,
+                values["name"],
+                before={"power_state": old["power_state"]},
+                after={"power_state": values["power_state"]},
+            )
+    for row in mirror.vanished:
+        event("vanished", row["moid"], row["name"], before={"power_state": row["power_state"]})
+    if events:
+        EventLog.objects.bulk_create(events, batch_size=BULK_BATCH)
+
+
+def sync_platform(platform, user=None):
+    """Read `platform`'s whole inventory from vCenter and mirror it; return a `SyncReport`.
+
+    vCenter errors propagate as `vcenter.client` domain errors before anything is written.
+    """
+    client = client_for_platform(platform)
+    started = time.perf_counter()
+    items = client.call(read_inventory)
+    read_seconds = time.perf_counter() - started
+    report = apply_inventory(platform, items, user=user)
+    report.read_seconds = read_seconds
+    logger.info(
+        "synced %s: %s objects read in %.2fs, %s rows written in %.2fs",
+        platform.name,
+        len(items),
+        read_seconds,
+        report.rows_written,
+        report.write_seconds,
+    )
+    return report

@@ -1,0 +1,106 @@
+import logging
+
+import pytest
+from django.urls import path
+from rest_framework.views import APIView
+
+from kstack_naguan import urls as root_urls
+from kstack_naguan.api import codes
+
+
+class Boom(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    def get(self, request):
+        raise RuntimeError("secret internals that must not leak")
+
+
+urlpatterns = [path("api/boom", Boom.as_view()), *root_urls.urlpatterns]
+handler404 = root_urls.handler404
+handler500 = root_urls.handler500
+
+
+def assert_envelope(response, status, code):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"code", "msg", "data"}
+    assert body["code"] == code
+    assert body["msg"]
+    return body
+
+
+@pytest.mark.django_db
+def test_unauthenticated_request_gets_401_with_generic_code(anon_api):
+    response = anon_api.get("/api/vcenter/vms")
+    assert_envelope(response, 401, codes.NOT_AUTHENTICATED.number)
+    assert "WWW-Authenticate" in response
+
+
+@pytest.mark.django_db
+def test_invalid_token_gets_401(anon_api):
+    anon_api.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert_envelope(anon_api.get("/api/vcenter/vms"), 401, codes.NOT_AUTHENTICATED.number)
+
+
+@pytest.mark.django_db
+def test_unknown_route_gets_404_envelope(api):
+    assert_envelope(api.get("/api/no/such/route"), 404, codes.NOT_FOUND.number)
+
+
+@pytest.mark.django_db
+def test_wrong_method_gets_405_envelope(api):
+    assert_envelope(api.delete("/api/vcenter/tree"), 405, codes.METHOD_NOT_ALLOWED.number)
+
+
+@pytest.mark.django_db
+def test_malformed_json_gets_400_envelope(anon_api):
+    response = anon_api.post("/api/auth/login", data="{not json", content_type="application/json")
+    assert_envelope(response, 400, codes.MALFORMED_REQUEST.number)
+
+
+@pytest.mark.django_db
+def test_unsupported_media_type_gets_415_envelope(anon_api):
+    response = anon_api.post("/api/auth/login", data="<x/>", content_type="application/xml")
+    assert_envelope(response, 415, codes.UNSUPPORTED_MEDIA_TYPE.number)
+
+
+@pytest.mark.django_db
+@pytest.mark.urls(__name__)
+def test_server_error_gets_500_without_traceback(client, caplog):
+    client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/api/boom")
+    body = assert_envelope(response, 500, codes.INTERNAL_ERROR.number)
+    assert "secret internals" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+    assert body["data"]["request_id"] == response["X-Request-ID"]
+    assert "secret internals" in caplog.text  # logged for operators, with the request id
+    assert response["X-Request-ID"] in caplog.text
+
+
+@pytest.mark.django_db
+def test_accept_language_en_gives_english(anon_api):
+    response = anon_api.get("/api/vcenter/vms", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.json()["msg"] == "Authentication credentials were missing or invalid"
+    response = anon_api.get("/api/vcenter/vms")
+    assert response.json()["msg"] == "未提供或无效的身份凭证"
+
+
+@pytest.mark.django_db
+def test_request_id_is_echoed_and_generated(anon_api):
+    response = anon_api.get("/api/vcenter/vms", HTTP_X_REQUEST_ID="abc12345-trace")
+    assert response["X-Request-ID"] == "abc12345-trace"
+    response = anon_api.get("/api/vcenter/vms", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    assert response["X-Request-ID"] != "bad id\nwith newline"
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_are_public(anon_api):
+    schema = anon_api.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"openapi" in schema.content
+    docs = anon_api.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()

@@ -220,3 +220,51 @@ class VirtualMachine(InventoryObject):
             ("network_virtualmachine", _("Can add and remove network adapters")),
             ("sync_inventory", _("Can synchronise vCenter inventory")),
         ]
+
+
+class Snapshot(InventoryObject):
+    """A snapshot of a VM; `parent` makes the tree, `is_current` marks where the VM stands."""
+
+    vm = models.ForeignKey(VirtualMachine, models.CASCADE, related_name="snapshots")
+    parent = models.ForeignKey(
+        "self", models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    snapshot_id = models.IntegerField(_("snapshot id"), null=True, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    created_in_vcenter = models.DateTimeField(_("taken at"), null=True, blank=True)
+    state = models.CharField(_("power state when taken"), max_length=16, blank=True)
+    quiesced = models.BooleanField(_("quiesced"), default=False)
+    is_current = models.BooleanField(_("current"), default=False)
+
+    class Meta(InventoryObject.Meta):
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
+        ordering = ["vm", "created_in_vcenter", "id"]
+        constraints = _unique_moid("snapshot")
+
+
+class IsoImage(models.Model):
+    """An `.iso` file found on a datastore by the sync, usable as a VM's CD-ROM backing."""
+
+    platform = models.ForeignKey(
+        "platforms.CloudPlatform", models.CASCADE, related_name="+", verbose_name=_("platform")
+    )
+    datastore = models.ForeignKey(Datastore, models.CASCADE, related_name="images")
+    path = models.CharField(_("datastore path"), max_length=1024)
+    name = models.CharField(_("file name"), max_length=255, db_index=True)
+    size_bytes = models.BigIntegerField(_("size (bytes)"), default=0)
+    modified_at = models.DateTimeField(_("modified"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("synced"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("ISO image")
+        verbose_name_plural = _("ISO images")
+        ordering = ["datastore", "path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["datastore", "path"], name="vcenter_isoimage_path_unique"
+            )
+        ]
+
+    def __str__(self):
+        return self.path

@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit.models import EventLog
 
 from .client import client_for_platform
-from .client.properties import read_inventory
+from .client.properties import read_inventory, read_vm
 from .models import (
     Cluster,
     Datacenter,
@@ -187,6 +187,37 @@ def _sync_links(through, left, right, wanted):
     return len(missing) + len(extra)
 
 
+def vm_values(item):
+    """A VM's mirrored fields from its property dict, foreign keys still as moids.
+
+    `datacenter` and `cluster` are left for the caller, which knows the inventory around it.
+    """
+    addresses = _vm_addresses(item.get("guest.net"))
+    primary = item.get("guest.ipAddress") or ""
+    if primary and primary not in addresses:
+        addresses.insert(0, primary)
+    return {
+        "name": item.get("name", ""),
+        "host": item.get("runtime.host"),
+        "resource_pool": item.get("resourcePool"),
+        "folder": item.get("parent"),
+        "instance_uuid": item.get("config.instanceUuid") or "",
+        "bios_uuid": item.get("config.uuid") or "",
+        "power_state": str(item.get("runtime.powerState") or "poweredOff"),
+        "num_cpu": item.get("summary.config.numCpu") or 0,
+        "memory_mb": item.get("summary.config.memorySizeMB") or 0,
+        "guest_id": item.get("config.guestId") or "",
+        "guest_full_name": item.get("config.guestFullName") or "",
+        "ip_address": primary,
+        "ip_addresses": addresses,
+        "hostname": item.get("guest.hostName") or "",
+        "tools_status": str(item.get("guest.toolsRunningStatus") or ""),
+        "is_template": bool(item.get("config.template")),
+        "vm_path": item.get("config.files.vmPathName") or "",
+        "annotation": item.get("config.annotation") or "",
+    }
+
+
 def build_rows(inv):
     """Turn raw inventory into {model: {moid: field values}}, with foreign keys as moids."""
     rows = {}
@@ -300,33 +331,10 @@ def build_rows(inv):
 
     rows[VirtualMachine] = {}
     for item in inv.of("VirtualMachine"):
-        host = item.get("runtime.host")
-        addresses = _vm_addresses(item.get("guest.net"))
-        primary = item.get("guest.ipAddress") or ""
-        if primary and primary not in addresses:
-            addresses.insert(0, primary)
-        rows[VirtualMachine][item["_moid"]] = {
-            "name": item.get("name", ""),
-            "datacenter": datacenter(item["_moid"]),
-            "host": host,
-            "cluster": (rows[Host].get(host) or {}).get("cluster"),
-            "resource_pool": item.get("resourcePool"),
-            "folder": item.get("parent"),
-            "instance_uuid": item.get("config.instanceUuid") or "",
-            "bios_uuid": item.get("config.uuid") or "",
-            "power_state": str(item.get("runtime.powerState") or "poweredOff"),
-            "num_cpu": item.get("summary.config.numCpu") or 0,
-            "memory_mb": item.get("summary.config.memorySizeMB") or 0,
-            "guest_id": item.get("config.guestId") or "",
-            "guest_full_name": item.get("config.guestFullName") or "",
-            "ip_address": primary,
-            "ip_addresses": addresses,
-            "hostname": item.get("guest.hostName") or "",
-            "tools_status": str(item.get("guest.toolsRunningStatus") or ""),
-            "is_template": bool(item.get("config.template")),
-            "vm_path": item.get("config.files.vmPathName") or "",
-            "annotation": item.get("config.annotation") or "",
-        }
+        values = vm_values(item)
+        values["datacenter"] = datacenter(item["_moid"])
+        values["cluster"] = (rows[Host].get(values["host"]) or {}).get("cluster")
+        rows[VirtualMachine][item["_moid"]] = values
     return rows
 
 
@@ -483,6 +491,59 @@ def _record_vm_events(platform, mirror, vm_rows, user):
         event("vanished", row["moid"], row["name"], before={"power_state": row["power_state"]})
     if events:
         EventLog.objects.bulk_create(events, batch_size=BULK_BATCH)
+
+
+def refresh_vm(platform, moid):
+    """Re-read one VM from vCenter and bring its mirror row up to date; return the row.
+
+    Used after an operation so the API shows the VM as vCenter has it without a full sync.
+    A VM vCenter no longer has is removed from the mirror (None is returned). A new VM whose
+    folder and host are both unknown to the mirror triggers a full sync of the platform.
+    """
+    item = client_for_platform(platform).call(read_vm, moid)
+    if item is None:
+        VirtualMachine.objects.filter(platform=platform, moid=moid).delete()
+        return None
+
+    # Resolve foreign keys by moid against the mirror.
+    values = vm_values(item)
+    host = (
+        Host.objects.filter(platform=platform, moid=values["host"]).first()
+        if values["host"]
+        else None
+    )
+    folder = (
+        Folder.objects.filter(platform=platform, moid=values["folder"]).first()
+        if values["folder"]
+        else None
+    )
+    datacenter_id = (folder.datacenter_id if folder else None) or (
+        host.datacenter_id if host else None
+    )
+    if datacenter_id is None:
+        sync_platform(platform)
+        return VirtualMachine.objects.filter(platform=platform, moid=moid).first()
+    pool = ResourcePool.objects.filter(platform=platform, moid=values["resource_pool"]).first()
+    values.update(
+        host=host,
+        folder=folder,
+        resource_pool=pool,
+        datacenter_id=datacenter_id,
+        cluster_id=host.cluster_id if host else None,
+    )
+
+    # Upsert the row and its datastore and network links.
+    with transaction.atomic():
+        vm, _created = VirtualMachine.objects.update_or_create(
+            platform=platform, moid=moid, defaults=values
+        )
+        vm.datastores.set(
+            Datastore.objects.filter(platform=platform, moid__in=item.get("datastore") or [])
+        )
+        vm.networks.set(
+            Network.objects.filter(platform=platform, moid__in=item.get("network") or [])
+        )
+    return vm
 
 
 def sync_platform(platform, user=None):

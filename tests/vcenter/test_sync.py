@@ -161,3 +161,18 @@ def test_sync_keeps_platforms_apart(db, vcsim):
     assert VirtualMachine.objects.filter(platform=first).count() == vcsim.expected_vm_count
     assert VirtualMachine.objects.filter(platform=second).count() == vcsim.expected_vm_count
     assert TaskLog.objects.filter(status="success").count() == 2
+
+
+def test_refresh_vm_updates_one_row_and_removes_a_vanished_vm(fresh_platform, vsphere):
+    from vcenter.sync import refresh_vm
+
+    services.start_sync(fresh_platform)
+    vm = vsphere.searchIndex.FindByInventoryPath("DC0/vm/DC0_H0_VM0")
+    vm.PowerOffVM_Task()
+    row = refresh_vm(fresh_platform, vm._moId)
+    assert row.power_state == "poweredOff"
+    assert row.datastores.count() == 1
+
+    vm.Destroy_Task()
+    assert refresh_vm(fresh_platform, vm._moId) is None
+    assert not VirtualMachine.objects.filter(moid=vm._moId).exists()

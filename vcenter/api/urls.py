@@ -1,14 +1,18 @@
+"""vCenter routes: the VM lifecycle (`views`), a VM's disks, network adapters and snapshots
+(`device_views`), and inventory reads and sync (`inventory_views`)."""
+
 from django.urls import path
 
 from kstack_naguan.api.routers import OptionalSlashRouter
 
-from . import views
+from . import device_views, inventory_views, views
 
 router = OptionalSlashRouter()
 router.register("vms", views.VirtualMachineViewSet, basename="virtualmachine")
 
 urlpatterns = [
-    path("sync", views.SyncView.as_view(), name="vcenter-sync"),
-    path("tree", views.TreeView.as_view(), name="vcenter-tree"),
+    path("sync", inventory_views.SyncView.as_view(), name="vcenter-sync"),
+    path("tree", inventory_views.TreeView.as_view(), name="vcenter-tree"),
+    *device_views.routes,
     *router.urls,
 ]

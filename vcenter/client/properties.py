@@ -1,8 +1,8 @@
 """The properties the inventory mirror reads, per vSphere type, and a bulk reader for them."""
 
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
-from .inventory import retrieve
+from .inventory import retrieve, retrieve_one
 
 INVENTORY_PROPERTIES = {
     vim.Datacenter: ["name", "parent"],
@@ -85,3 +85,13 @@ VM_PROPERTIES = INVENTORY_PROPERTIES[vim.VirtualMachine]
 def read_inventory(content):
     """Return every inventory object below the root folder as a list of property dicts."""
     return list(retrieve(content, INVENTORY_PROPERTIES))
+
+
+def read_vm(content, moid):
+    """Read one VM's mirrored properties by moid; None when vCenter no longer has it."""
+    ref = vim.VirtualMachine(moid, content.propertyCollector._stub)
+    try:
+        item = retrieve_one(content, ref, VM_PROPERTIES)
+    except vmodl.fault.ManagedObjectNotFound:
+        return None
+    return item if len(item) > 2 else None

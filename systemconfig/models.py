@@ -1,0 +1,28 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SystemConfig(models.Model):
+    """The portal's run-time configuration: one row, edited by operators."""
+
+    name = models.CharField(_("portal name"), max_length=64, default="KStack Naguan")
+    logo = models.ImageField(_("logo"), upload_to="logo/", blank=True)
+    footer = models.CharField(_("copyright / footer"), max_length=255, blank=True)
+    debug = models.BooleanField(_("debug"), default=False)
+    sync_interval_minutes = models.PositiveIntegerField(_("sync interval (minutes)"), default=30)
+    log_retention_days = models.PositiveIntegerField(_("log retention (days)"), default=90)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("system configuration")
+        verbose_name_plural = _("system configuration")
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def current(cls):
+        """The configuration row, or None before one is created."""
+        return cls.objects.order_by("id").first()

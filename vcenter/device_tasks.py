@@ -1,0 +1,1 @@
+"""Celery tasks for a VM's devices and snapshots (snapshot revert)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the VM lifecycle (create, clone, cold migrate, IP customization)."""

@@ -1,0 +1,26 @@
+import pytest
+
+from vcenter import services
+from vcenter.models import VirtualMachine
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_lists_the_synced_vms(client, admin_user, platform):
+    services.start_sync(platform)
+    client.force_login(admin_user)
+    response = client.get("/admin/vcenter/virtualmachine/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for name in VirtualMachine.objects.values_list("name", flat=True):
+        assert name in page
+    assert "4 virtual machines" in page or "4 个" in page
+
+
+def test_admin_inventory_is_read_only(client, admin_user, platform):
+    services.start_sync(platform)
+    client.force_login(admin_user)
+    assert client.get("/admin/vcenter/virtualmachine/add/").status_code == 403
+    vm = VirtualMachine.objects.first()
+    page = client.get(f"/admin/vcenter/virtualmachine/{vm.pk}/change/").content.decode()
+    assert 'name="name"' not in page  # shown, not editable

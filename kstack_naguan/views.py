@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.views import defaults
 
@@ -34,9 +35,11 @@ def server_error(request):
 
 
 def bad_request(request, exception=None):
-    """400 raised by Django itself (e.g. a body over the size cap)."""
+    """400 raised by Django itself: a body over the size cap (413), or a suspicious request."""
     if _is_api(request):
-        return JsonResponse(
-            envelope(codes.REQUEST_TOO_LARGE), status=413, json_dumps_params={"ensure_ascii": False}
-        )
+        if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+            body, status = envelope(codes.REQUEST_TOO_LARGE), 413
+        else:
+            body, status = envelope(codes.MALFORMED_REQUEST), 400
+        return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
     return defaults.bad_request(request, exception)

@@ -2,13 +2,15 @@
 real Celery worker for the tests that need one."""
 
 import os
+import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from pyVim.connect import Disconnect, SmartConnect
 from rest_framework.test import APIClient
 
@@ -189,3 +191,21 @@ def wait_for_task_log(task_log_id, timeout=60):
             return task_log
         time.sleep(0.2)
     raise AssertionError(f"TaskLog {task_log_id} still {task_log.status} after {timeout}s")
+
+
+@contextmanager
+def failing_sql(pattern, exc_class=OperationalError):
+    """Make every SQL statement matching `pattern` (a regex, case-insensitive) raise `exc_class`.
+
+    A hand-built database fault for what no real service produces on demand (a full disk, a lost
+    connection): the statement is refused before it reaches the database, in this thread only.
+    """
+    matcher = re.compile(pattern, re.IGNORECASE)
+
+    def wrapper(execute, sql, params, many, context):
+        if matcher.search(sql):
+            raise exc_class("simulated database failure")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield

@@ -26,21 +26,36 @@ def _actor(user):
     return None, ""
 
 
-def record_event(user, action, obj=None, *, object_type="", before=None, after=None, message=""):
-    """Write an EventLog entry saying that `user` did `action` to `obj`."""
+def record_event(
+    user,
+    action,
+    obj=None,
+    *,
+    object_type="",
+    object_id="",
+    object_repr="",
+    before=None,
+    after=None,
+    message="",
+):
+    """Write an EventLog entry saying that `user` did `action` to `obj`.
+
+    `obj` names the object; without one (an object already deleted, a bulk operation) the caller
+    names it with `object_type`, `object_id` and `object_repr`. `before` and `after` are small
+    JSON summaries that must never hold a secret.
+    """
     actor, username = _actor(user)
     if obj is not None:
         object_type = object_type or obj._meta.label
-        object_id, object_repr = str(obj.pk), str(obj)[:255]
-    else:
-        object_id, object_repr = "", ""
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)
     return EventLog.objects.create(
         user=actor,
         username=username,
         action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=object_repr,
+        object_type=object_type[:64],
+        object_id=str(object_id)[:64],
+        object_repr=str(object_repr)[:255],
         before=before,
         after=after,
         message=message,

@@ -17,19 +17,26 @@ class DecryptionError(Exception):
 
 
 @cache
-def _fernet():
+def _keys():
     try:
-        return MultiFernet([Fernet(key.encode()) for key in settings.FERNET_KEYS])
-    except (ValueError, TypeError) as exc:
+        fernets = [Fernet(key.encode()) for key in settings.FERNET_KEYS]
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ImproperlyConfigured(
             "KSTACK_FERNET_KEYS must hold url-safe base64 Fernet keys "
             "(generate one with cryptography.fernet.Fernet.generate_key())."
         ) from exc
+    if not fernets:
+        raise ImproperlyConfigured("KSTACK_FERNET_KEYS lists no key.")
+    return MultiFernet(fernets), fernets[0]
+
+
+def _fernet():
+    return _keys()[0]
 
 
 def reset_keys():
     """Forget cached keys, for tests that change `settings.FERNET_KEYS`."""
-    _fernet.cache_clear()
+    _keys.cache_clear()
 
 
 def encrypt(plaintext):
@@ -46,5 +53,17 @@ def decrypt(token):
 
 
 def rotate(token):
-    """Re-encrypt `token` under the newest key."""
-    return _fernet().rotate(token.encode("ascii")).decode("ascii")
+    """Re-encrypt `token` under the newest key, raising `DecryptionError` if no key reads it."""
+    try:
+        return _fernet().rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, ValueError) as exc:
+        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from exc
+
+
+def is_current(token):
+    """True when `token` is readable with the newest key, so rotating it would change nothing."""
+    try:
+        _keys()[1].decrypt(token.encode("ascii"))
+    except (InvalidToken, ValueError):
+        return False
+    return True

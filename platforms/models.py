@@ -1,7 +1,22 @@
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from kstack_naguan import crypto
+
+_HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
+
+
+def validate_host(value):
+    """Accept a host name or an IP address: no scheme, path, port or spaces."""
+    if not _HOST.match(value or "") or "://" in value:
+        raise ValidationError(
+            _("Enter a host name or IP address only, without scheme, port or path."),
+            code="invalid_host",
+        )
 
 
 class PlatformType(models.Model):
@@ -28,8 +43,10 @@ class CloudPlatform(models.Model):
     platform_type = models.ForeignKey(
         PlatformType, models.PROTECT, related_name="platforms", verbose_name=_("type")
     )
-    host = models.CharField(_("host"), max_length=255)
-    port = models.PositiveIntegerField(_("port"), default=443)
+    host = models.CharField(_("host"), max_length=255, validators=[validate_host])
+    port = models.PositiveIntegerField(
+        _("port"), default=443, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
     username = models.CharField(_("username"), max_length=128)
     password_encrypted = models.TextField(_("password (encrypted)"), editable=False)
     protocol = models.CharField(

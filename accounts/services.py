@@ -1,15 +1,27 @@
-"""Sign-in: checks credentials and issues JWT pairs, answering with the seed's login codes."""
+"""Sign-in and user management.
+
+Sign-in checks credentials and issues JWT pairs with the seed's login codes. User management
+creates, updates and deletes users and sets passwords (Django's validators and hashers), keeping
+the rule that nobody raises their own rights: only a superuser grants superuser or staff status
+or touches a superuser, and roles are assigned through the user-roles API alone.
+"""
 
 import logging
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import status as http_status
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
+from kstack_naguan.api.middleware import current_request_id as request_id
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +58,186 @@ def login(username, password):
     user.save(update_fields=["last_login"])
     logger.info("login: %s", user.username)
     return user, issue_tokens(user)
+
+
+# Users --------------------------------------------------------------------------------------
+
+# Fields only a superuser may set, and fields that belong to the user-roles API instead.
+PRIVILEGED_FIELDS = ("is_superuser", "is_staff")
+ROLE_FIELDS = ("groups", "roles", "user_permissions")
+PROFILE_FIELDS = ("username", "email", "real_name", "phone", "is_active")
+SELF_FIELDS = ("email", "real_name", "phone")
+
+
+def database_error(code):
+    """The answer to a failed database operation: `code`, a 500 and the request id to quote."""
+    return ApiError(code, http_status.HTTP_500_INTERNAL_SERVER_ERROR, {"request_id": request_id()})
+
+
+def _forbid(detail):
+    logger.warning("refused: %s", detail)
+    return ApiError(codes.PERMISSION_DENIED, http_status.HTTP_403_FORBIDDEN, detail=detail)
+
+
+def check_privileged_fields(actor, data, target=None):
+    """Refuse a body that would raise anyone's rights beyond what `actor` may grant.
+
+    Only a superuser sets `is_superuser`/`is_staff`, and only a superuser touches a superuser.
+    Roles and permissions are never set here: the user-roles API owns them.
+    """
+    if not actor.is_superuser:
+        named = sorted(set(data) & {*PRIVILEGED_FIELDS, *ROLE_FIELDS})
+        if named:
+            raise _forbid(f"only a superuser may set {', '.join(named)}")
+        if target is not None and target.is_superuser:
+            raise _forbid("only a superuser may change a superuser")
+
+
+def _clean(user, errors_code, exclude=()):
+    """Run the model's validation (field formats and lengths), raising `errors_code` with fields."""
+    try:
+        user.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise ApiError(errors_code, data={"errors": exc.message_dict}) from None
+
+
+def _check_password(password, user, errors_code, field="password"):
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ApiError(errors_code, data={"errors": {field: list(exc.messages)}}) from None
+
+
+def find_conflict(username, email, exclude_pk=None):
+    """Return the code for a username or (case-insensitive) e-mail another user holds, or None."""
+    others = get_user_model()._default_manager.exclude(pk=exclude_pk)
+    if username is not None and others.filter(username=username).exists():
+        return codes.USER_NAME_EXISTS
+    if email is not None and others.filter(email__iexact=email).exists():
+        return codes.USER_EMAIL_EXISTS
+    return None
+
+
+def _raise_conflict(code):
+    field = "username" if code is codes.USER_NAME_EXISTS else "email"
+    raise ApiError(code, http_status.HTTP_409_CONFLICT, data={"errors": {field: [code.msg]}})
+
+
+def _save(user, error_code, conflict_check):
+    """Save `user` in its own transaction; the database's unique constraints have the last word.
+
+    A unique violation (two requests racing past the pre-check) becomes 1102/1103 after looking
+    at what now holds the name; any other database failure becomes `error_code` with a 500.
+    """
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        code = conflict_check()
+        if code is None:
+            logger.exception("saving user %r failed on a constraint", user.username)
+            raise ApiError(error_code, http_status.HTTP_409_CONFLICT) from None
+        _raise_conflict(code)
+    except DatabaseError:
+        logger.exception("saving user %r failed", user.username)
+        raise database_error(error_code) from None
+
+
+def create_user(actor, data):
+    """Create a user from validated `data` (1100), or raise 1102/1103/1104 or 403."""
+    check_privileged_fields(actor, data)
+    data = dict(data)
+    password = data.pop("password")
+    user = get_user_model()(**data)
+    user.email = get_user_model()._default_manager.normalize_email(user.email)
+
+    # Field formats, then the password policy, then what other users already hold.
+    _clean(user, codes.USER_CREATE_ERROR, exclude=["password"])
+    _check_password(password, user, codes.USER_CREATE_ERROR)
+    code = find_conflict(user.username, user.email)
+    if code is not None:
+        _raise_conflict(code)
+
+    user.set_password(password)
+    _save(user, codes.USER_CREATE_ERROR, lambda: find_conflict(user.username, user.email))
+    logger.info("user %s created by %s", user.username, actor.username)
+    return user
+
+
+def update_user(actor, user, data, error_code=codes.USER_UPDATE_ERROR):
+    """Apply validated `data` to `user` (1120), or raise 1102/1103/`error_code` or 403."""
+    check_privileged_fields(actor, data, target=user)
+    for field, value in data.items():
+        setattr(user, field, value)
+    if "email" in data:
+        user.email = get_user_model()._default_manager.normalize_email(user.email)
+
+    _clean(user, error_code, exclude=["password"])
+    username, email = data.get("username"), data.get("email")
+    code = find_conflict(username, email, exclude_pk=user.pk)
+    if code is not None:
+        _raise_conflict(code)
+    _save(user, error_code, lambda: find_conflict(username, email, exclude_pk=user.pk))
+    logger.info("user %s updated by %s (%s)", user.username, actor.username, ", ".join(data))
+    return user
+
+
+def delete_user(actor, user):
+    """Delete `user` (1110); nobody deletes themselves, only a superuser deletes a superuser."""
+    check_privileged_fields(actor, {}, target=user)
+    if user.pk == actor.pk:
+        raise ApiError(codes.USER_DELETE_ERROR, detail="you cannot delete your own account")
+    username = user.username
+    try:
+        with transaction.atomic():
+            user.delete()
+    except DatabaseError:
+        logger.exception("deleting user %r failed", username)
+        raise database_error(codes.USER_DELETE_ERROR) from None
+    logger.info("user %s deleted by %s", username, actor.username)
+
+
+def _revoke_refresh_tokens(user):
+    """Blacklist every refresh token issued to `user`, so a changed password ends old sessions."""
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+
+
+def _store_password(user, password, error_code):
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["password"])
+            _revoke_refresh_tokens(user)
+    except DatabaseError:
+        logger.exception("storing the password of %r failed", user.username)
+        raise database_error(error_code) from None
+
+
+def reset_password(actor, user, password):
+    """An administrator sets `user`'s password (933); the user's refresh tokens stop working."""
+    check_privileged_fields(actor, {}, target=user)
+    if user.pk == actor.pk:
+        raise ApiError(
+            codes.USER_UPDATE_ERROR,
+            data={"errors": {"password": ["Change your own password with users/me/password."]}},
+        )
+    _check_password(password, user, codes.USER_UPDATE_ERROR)
+    _store_password(user, password, codes.USER_UPDATE_ERROR)
+    logger.info("password of %s reset by %s", user.username, actor.username)
+
+
+def change_own_password(user, old_password, new_password):
+    """The signed-in user replaces their password, proving the old one; returns a fresh pair."""
+    if not user.check_password(old_password):
+        logger.warning("password change refused for %s: wrong old password", user.username)
+        raise ApiError(
+            codes.USER_UPDATE_ERROR,
+            data={"errors": {"old_password": [str(_("The old password is wrong."))]}},
+        )
+    _check_password(new_password, user, codes.USER_UPDATE_ERROR, field="new_password")
+    _store_password(user, new_password, codes.USER_UPDATE_ERROR)
+    logger.info("password changed by %s", user.username)
+    return issue_tokens(user)

@@ -1,5 +1,8 @@
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from .fields import StrictBooleanField
 
 
 class LoginSerializer(serializers.Serializer):
@@ -47,3 +50,85 @@ class TokenPairSerializer(serializers.Serializer):
 
 class LoginResultSerializer(TokenPairSerializer):
     user = ProfileSerializer()
+
+
+class RoleRefSerializer(serializers.Serializer):
+    """A role as a user's record names it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """A user as the users API shows it (never the password hash)."""
+
+    roles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_user_model()
+        fields = [
+            "id",
+            "username",
+            "email",
+            "real_name",
+            "phone",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "last_login",
+            "date_joined",
+            "roles",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RoleRefSerializer(many=True))
+    def get_roles(self, user):
+        return [{"id": g.pk, "name": g.name} for g in sorted(user.groups.all(), key=_by_name)]
+
+
+def _by_name(group):
+    return group.name
+
+
+class UserWriteSerializer(serializers.Serializer):
+    """The fields a create or update may carry; formats and lengths are the model's to check."""
+
+    username = serializers.CharField(trim_whitespace=True)
+    email = serializers.CharField(trim_whitespace=True)
+    password = serializers.CharField(trim_whitespace=False, write_only=True)
+    real_name = serializers.CharField(required=False, allow_blank=True)
+    phone = serializers.CharField(required=False, allow_blank=True)
+    is_active = StrictBooleanField(required=False)
+    is_staff = StrictBooleanField(required=False)
+    is_superuser = StrictBooleanField(required=False)
+
+    REQUIRED = ("username", "email", "password")
+
+
+class UserUpdateSerializer(UserWriteSerializer):
+    """Every field optional; the password has its own routes."""
+
+    password = None
+    username = serializers.CharField(required=False, trim_whitespace=True)
+    email = serializers.CharField(required=False, trim_whitespace=True)
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """What a user may change on their own record."""
+
+    email = serializers.CharField(required=False, trim_whitespace=True)
+    real_name = serializers.CharField(required=False, allow_blank=True)
+    phone = serializers.CharField(required=False, allow_blank=True)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    """The signed-in user's old password and the new one."""
+
+    old_password = serializers.CharField(trim_whitespace=False)
+    new_password = serializers.CharField(trim_whitespace=False)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    """The new password an administrator sets for a user."""
+
+    password = serializers.CharField(trim_whitespace=False)

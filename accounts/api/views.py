@@ -1,6 +1,14 @@
+import logging
+from collections.abc import Mapping
+
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema
+from django.contrib.auth.models import Group
+from django.db import DatabaseError
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status as http_status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -8,18 +16,28 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
+from accounts.filters import UserFilterSet
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 from kstack_naguan.api.permissions import IsAuthenticated
 from kstack_naguan.api.responses import ApiResponse
+from kstack_naguan.api.viewsets import EnvelopeModelViewSet
 
 from .serializers import (
     LoginResultSerializer,
     LoginSerializer,
+    PasswordChangeSerializer,
+    PasswordResetSerializer,
     ProfileSerializer,
+    ProfileUpdateSerializer,
     RefreshSerializer,
     TokenPairSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+    UserWriteSerializer,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class LoginView(APIView):
@@ -81,3 +99,181 @@ class LogoutView(APIView):
         except TokenError as exc:
             raise ApiError(codes.INVALID_INPUT, detail=exc) from None
         return ApiResponse(codes.LOGGED_OUT)
+
+
+def _parse(serializer_class, request, codes_for, partial=False):
+    """Validate the body with `serializer_class`, raising the code `codes_for(errors)` picks."""
+    if not isinstance(request.data, Mapping):
+        raise ApiError(codes_for({}), data={"errors": {"non_field_errors": ["expected an object"]}})
+    serializer = serializer_class(data=request.data, partial=partial)
+    if not serializer.is_valid():
+        raise ApiError(codes_for(serializer.errors), data={"errors": serializer.errors})
+    return serializer.validated_data
+
+
+def _has_error(errors, field, kinds):
+    return any(getattr(e, "code", None) in kinds for e in errors.get(field, []))
+
+
+_EMPTY = ("required", "blank", "null")
+
+
+def _create_code(errors):
+    if any(_has_error(errors, f, _EMPTY) for f in UserWriteSerializer.REQUIRED):
+        return codes.USER_MISSING_PARAMS
+    if "is_active" in errors:
+        return codes.USER_BAD_ACTIVE
+    return codes.USER_CREATE_ERROR
+
+
+def _update_code(errors):
+    if "is_active" in errors:
+        return codes.USER_BAD_ACTIVE
+    return codes.USER_UPDATE_ERROR
+
+
+def _names_no_field(request, fields):
+    """1122 when the body names none of `fields` (privileged names are judged before this)."""
+    data = request.data if isinstance(request.data, Mapping) else {}
+    if not set(data) & set(fields):
+        raise ApiError(codes.USER_NO_FIELDS, data={"fields": sorted(fields)})
+    return data
+
+
+@extend_schema_view(
+    list=extend_schema(responses=UserSerializer(many=True)),
+    retrieve=extend_schema(responses=UserSerializer),
+    create=extend_schema(request=UserWriteSerializer, responses={201: UserSerializer}),
+    update=extend_schema(request=UserUpdateSerializer, responses=UserSerializer),
+    partial_update=extend_schema(request=UserUpdateSerializer, responses=UserSerializer),
+)
+class UserViewSet(EnvelopeModelViewSet):
+    """Users: CRUD (1100-1132), the caller's own record (`me`), and passwords.
+
+    PUT and PATCH both change only the fields they name. Roles are assigned through
+    `/api/user-roles/`, never here.
+    """
+
+    serializer_class = UserSerializer
+    filterset_class = UserFilterSet
+    search_fields = ["username", "email", "real_name", "phone"]
+    ordering_fields = ["id", "username", "email", "date_joined", "last_login"]
+    ordering = ["id"]
+    queryset = get_user_model()._default_manager.prefetch_related(
+        Prefetch("groups", queryset=Group.objects.only("id", "name"))
+    )
+    action_permissions = {
+        "me": [],
+        "me_password": [],
+        "set_password": ["accounts.change_user"],
+    }
+    success_codes = {
+        "list": codes.USER_QUERY_OK.number,
+        "retrieve": codes.USER_QUERY_OK.number,
+        "create": codes.USER_CREATED.number,
+        "update": codes.USER_UPDATED.number,
+        "partial_update": codes.USER_UPDATED.number,
+        "destroy": codes.USER_DELETED.number,
+    }
+    not_found_codes = {
+        "retrieve": codes.USER_QUERY_FAILED.number,
+        "update": codes.USER_UPDATE_NOT_FOUND.number,
+        "partial_update": codes.USER_UPDATE_NOT_FOUND.number,
+        "destroy": codes.USER_DELETE_NOT_FOUND.number,
+        "set_password": codes.USER_UPDATE_NOT_FOUND.number,
+    }
+
+    def list(self, request, *args, **kwargs):
+        try:
+            return super().list(request, *args, **kwargs)
+        except ValidationError as exc:
+            raise ApiError(codes.USER_QUERY_FAILED, data={"errors": exc.detail}) from None
+        except DatabaseError:
+            logger.exception("listing users failed")
+            raise services.database_error(codes.USER_QUERY_DB_ERROR) from None
+
+    def retrieve(self, request, *args, **kwargs):
+        try:
+            return super().retrieve(request, *args, **kwargs)
+        except DatabaseError:
+            logger.exception("reading a user failed")
+            raise services.database_error(codes.USER_QUERY_DB_ERROR) from None
+
+    def create(self, request, *args, **kwargs):
+        data = _parse(UserWriteSerializer, request, _create_code)
+        user = services.create_user(request.user, data)
+        return ApiResponse(
+            codes.USER_CREATED, UserSerializer(user).data, status=http_status.HTTP_201_CREATED
+        )
+
+    def update(self, request, *args, **kwargs):
+        user = self.get_object()
+        raw = request.data if isinstance(request.data, Mapping) else {}
+        services.check_privileged_fields(request.user, raw, target=user)
+        _reject_foreign_fields(raw)
+        _names_no_field(request, UserUpdateSerializer().fields)
+        data = _parse(UserUpdateSerializer, request, _update_code, partial=True)
+        user = services.update_user(request.user, user, data)
+        return ApiResponse(codes.USER_UPDATED, UserSerializer(user).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.delete_user(request.user, self.get_object())
+        return ApiResponse(codes.USER_DELETED)
+
+    @extend_schema(
+        methods=["GET"], responses=ProfileSerializer, description="The caller's own record."
+    )
+    @extend_schema(methods=["PUT", "PATCH"], request=ProfileUpdateSerializer)
+    @action(detail=False, methods=["get", "put", "patch"], url_path="me")
+    def me(self, request):
+        if request.method == "GET":
+            return ApiResponse(codes.USER_QUERY_OK, ProfileSerializer(request.user).data)
+        raw = request.data if isinstance(request.data, Mapping) else {}
+        named = sorted(set(raw) & {"is_active", *services.PRIVILEGED_FIELDS, *services.ROLE_FIELDS})
+        if named:
+            raise ApiError(
+                codes.PERMISSION_DENIED,
+                http_status.HTTP_403_FORBIDDEN,
+                detail=f"you cannot set {', '.join(named)} on yourself",
+            )
+        _reject_foreign_fields(raw)
+        _names_no_field(request, services.SELF_FIELDS)
+        data = _parse(ProfileUpdateSerializer, request, _update_code, partial=True)
+        user = services.update_user(request.user, request.user, data)
+        return ApiResponse(codes.USER_UPDATED, ProfileSerializer(user).data)
+
+    @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
+    @action(detail=False, methods=["post"], url_path="me/password")
+    def me_password(self, request):
+        data = _parse(PasswordChangeSerializer, request, lambda errors: codes.USER_UPDATE_ERROR)
+        tokens = services.change_own_password(
+            request.user, data["old_password"], data["new_password"]
+        )
+        return ApiResponse(codes.PASSWORD_CHANGED, tokens)
+
+    @extend_schema(request=PasswordResetSerializer, responses={200: None})
+    @action(detail=True, methods=["post"], url_path="password")
+    def set_password(self, request, pk=None):
+        user = self.get_object()
+        services.check_privileged_fields(request.user, {}, target=user)
+        data = _parse(PasswordResetSerializer, request, lambda errors: codes.USER_UPDATE_ERROR)
+        services.reset_password(request.user, user, data["password"])
+        return ApiResponse(codes.PASSWORD_CHANGED)
+
+
+def _reject_foreign_fields(raw):
+    """A password or roles in a profile update are refused rather than silently dropped."""
+    if "password" in raw:
+        raise ApiError(
+            codes.USER_UPDATE_ERROR,
+            data={"errors": {"password": ["Passwords are changed through their own routes."]}},
+        )
+    named = sorted(set(raw) & set(services.ROLE_FIELDS))
+    if named:
+        raise ApiError(
+            codes.USER_UPDATE_ERROR,
+            data={"errors": {f: ["Roles are assigned through /api/user-roles/."] for f in named}},
+        )

@@ -5,6 +5,7 @@ from rest_framework import status as http_status
 from rest_framework import viewsets
 
 from .exceptions import ApiError
+from .permissions import scope_queryset
 
 
 class EnvelopeMixin:
@@ -16,6 +17,11 @@ class EnvelopeMixin:
 
     success_codes: dict = {}
     not_found_codes: dict = {}
+
+    def get_queryset(self):
+        """The view's queryset narrowed to what the caller may see (`permissions.scope_queryset`)."""
+        user = getattr(getattr(self, "request", None), "user", None)
+        return scope_queryset(user, super().get_queryset())
 
     def get_object(self):
         try:

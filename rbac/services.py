@@ -1,0 +1,304 @@
+"""Menus, roles and user roles: the rules the API and the admin share.
+
+Nobody raises their own rights: a user who is not a superuser grants a role only the permissions
+they hold themselves, assigns or removes only roles whose permissions they hold, never changes
+their own roles, and never touches a superuser's. Database failures become the seed's
+"database operation failed" codes with a 500 and the request id; unique constraints have the
+last word when two requests race.
+"""
+
+import logging
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import ProtectedError, Q
+from rest_framework import status as http_status
+
+from accounts.services import database_error
+from kstack_naguan.api import codes
+from kstack_naguan.api.exceptions import ApiError
+
+from .models import Menu, Role
+
+logger = logging.getLogger(__name__)
+
+
+def _forbid(detail):
+    logger.warning("refused: %s", detail)
+    return ApiError(codes.PERMISSION_DENIED, http_status.HTTP_403_FORBIDDEN, detail=detail)
+
+
+def _clean(instance, code, exclude=()):
+    """Run the model's validation (formats, lengths, constraints), raising `code` per field."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise ApiError(code, data={"errors": exc.message_dict}) from None
+
+
+# Menus --------------------------------------------------------------------------------------
+
+
+def build_tree(menus):
+    """Nest `menus` (already ordered by sort) under their parents; orphans become roots."""
+    nodes = {menu.pk: {**menu_fields(menu), "children": []} for menu in menus}
+    roots = []
+    for menu in menus:
+        parent = nodes.get(menu.parent_id)
+        (parent["children"] if parent else roots).append(nodes[menu.pk])
+    return roots
+
+
+def menu_fields(menu):
+    """The fields of a menu as the API shows them."""
+    return {
+        "id": menu.pk,
+        "parent": menu.parent_id,
+        "path": menu.path,
+        "name": menu.name,
+        "component": menu.component,
+        "title": menu.title,
+        "icon": menu.icon,
+        "sort": menu.sort,
+        "is_hide": menu.is_hide,
+        "is_hide_children": menu.is_hide_children,
+    }
+
+
+def menus_for(user):
+    """The menus `user`'s roles grant, with their ancestors, ordered by sort (all for a superuser).
+
+    A role that grants a child page implies the parent entries leading to it, so the SPA can
+    place it; siblings the roles do not grant stay out.
+    """
+    menus = list(Menu.objects.order_by("sort", "id"))
+    if user.is_superuser:
+        return menus
+    by_id = {menu.pk: menu for menu in menus}
+    granted = set(
+        Menu.objects.filter(roles__group__user=user).values_list("pk", flat=True).distinct()
+    )
+    visible = set()
+    for menu_id in granted:
+        while menu_id is not None and menu_id not in visible and menu_id in by_id:
+            visible.add(menu_id)
+            menu_id = by_id[menu_id].parent_id
+    return [menu for menu in menus if menu.pk in visible]
+
+
+def _save_menu(menu, db_code):
+    try:
+        with transaction.atomic():
+            menu.save()
+    except IntegrityError:
+        raise ApiError(
+            codes.INVALID_INPUT,
+            http_status.HTTP_409_CONFLICT,
+            {"errors": {"name": ["A menu with this route name already exists."]}},
+        ) from None
+    except DatabaseError:
+        logger.exception("saving menu %r failed", menu.name)
+        raise database_error(db_code) from None
+
+
+def create_menu(data):
+    """Create a menu from validated `data` (1200)."""
+    menu = Menu(**data)
+    _clean(menu, codes.INVALID_INPUT)
+    _save_menu(menu, codes.INVALID_INPUT)
+    logger.info("menu %s created", menu.name)
+    return menu
+
+
+def update_menu(menu, data):
+    """Apply validated `data` to `menu` (1220), refusing a parent cycle; 1224 on a DB failure."""
+    for field, value in data.items():
+        setattr(menu, field, value)
+    _clean(menu, codes.INVALID_INPUT)
+    _save_menu(menu, codes.MENU_UPDATE_DB_ERROR)
+    logger.info("menu %s updated (%s)", menu.name, ", ".join(data))
+    return menu
+
+
+def delete_menu(menu):
+    """Delete a leaf menu (1210); 1211 while it has children, 1213 on a database failure."""
+    if menu.children.exists():
+        raise ApiError(codes.MENU_HAS_CHILDREN, http_status.HTTP_409_CONFLICT)
+    name = menu.name
+    try:
+        with transaction.atomic():
+            menu.delete()
+    except ProtectedError:  # a child was added since the check
+        raise ApiError(codes.MENU_HAS_CHILDREN, http_status.HTTP_409_CONFLICT) from None
+    except DatabaseError:
+        logger.exception("deleting menu %r failed", name)
+        raise database_error(codes.MENU_DELETE_ERROR) from None
+    logger.info("menu %s deleted", name)
+
+
+# Roles --------------------------------------------------------------------------------------
+
+
+def permission_names(permissions):
+    """`app_label.codename` for each permission, sorted."""
+    return sorted(f"{p.content_type.app_label}.{p.codename}" for p in permissions)
+
+
+def resolve_permissions(names):
+    """Return the `Permission` rows for `app_label.codename` names, or raise naming the unknown."""
+    wanted = set(names)
+    pairs = [name.split(".", 1) for name in wanted if name.count(".") == 1]
+    found = []
+    if pairs:
+        query = Q()
+        for app_label, codename in pairs:
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        found = list(Permission.objects.filter(query).select_related("content_type"))
+    unknown = wanted - {f"{p.content_type.app_label}.{p.codename}" for p in found}
+    if unknown:
+        raise ApiError(
+            codes.INVALID_INPUT,
+            data={
+                "errors": {"permissions": [f"unknown permission {n!r}" for n in sorted(unknown)]}
+            },
+        )
+    return found
+
+
+def check_grantable(actor, permissions):
+    """Refuse unless `actor` holds every permission in `permissions` (names or rows)."""
+    if actor.is_superuser:
+        return
+    names = [
+        p if isinstance(p, str) else f"{p.content_type.app_label}.{p.codename}" for p in permissions
+    ]
+    missing = sorted(set(names) - actor.get_all_permissions())
+    if missing:
+        raise _forbid(f"you cannot grant permissions you do not hold: {', '.join(missing)}")
+
+
+def _name_taken(name, exclude_pk=None):
+    # Any auth group of that name blocks it, role or not: Group.name is unique.
+    return Group.objects.exclude(pk=exclude_pk).filter(name=name).exists()
+
+
+def _save_role(role, permissions, menus, exists_code, db_code):
+    """Save `role` and replace its permissions and menus (when given) in one transaction."""
+    try:
+        with transaction.atomic():
+            role.save()
+            if permissions is not None:
+                role.permissions.set(permissions)
+            if menus is not None:
+                role.menus.set(menus)
+    except IntegrityError:
+        if _name_taken(role.name, exclude_pk=role.pk):
+            raise ApiError(exists_code, http_status.HTTP_409_CONFLICT) from None
+        logger.exception("saving role %r failed on a constraint", role.name)
+        raise database_error(db_code) from None
+    except DatabaseError:
+        logger.exception("saving role %r failed", role.name)
+        raise database_error(db_code) from None
+
+
+def create_role(actor, data):
+    """Create a role with its permissions and menus (1300); 1302 for a taken name."""
+    permissions = resolve_permissions(data.pop("permissions", []))
+    menus = data.pop("menus", [])
+    check_grantable(actor, permissions)
+    role = Role(**data)
+    if _name_taken(role.name):
+        raise ApiError(codes.ROLE_NAME_EXISTS, http_status.HTTP_409_CONFLICT)
+    _clean(role, codes.INVALID_INPUT, exclude=["group"])
+    _save_role(role, permissions, menus, codes.ROLE_NAME_EXISTS, codes.ROLE_CREATE_DB_ERROR)
+    logger.info("role %s created by %s", role.name, actor.username)
+    return role
+
+
+def update_role(actor, role, data):
+    """Change a role (1320); given permission or menu lists replace the old ones."""
+    permissions = data.pop("permissions", None)
+    menus = data.pop("menus", None)
+    if permissions is not None:
+        permissions = resolve_permissions(permissions)
+        current = set(permission_names(role.permissions.select_related("content_type")))
+        check_grantable(actor, [p for p in permissions if permission_names([p])[0] not in current])
+    for field, value in data.items():
+        setattr(role, field, value)
+    if "name" in data and _name_taken(role.name, exclude_pk=role.pk):
+        raise ApiError(codes.ROLE_UPDATE_NAME_EXISTS, http_status.HTTP_409_CONFLICT)
+    _clean(role, codes.INVALID_INPUT, exclude=["group"])
+    _save_role(role, permissions, menus, codes.ROLE_UPDATE_NAME_EXISTS, codes.ROLE_UPDATE_DB_ERROR)
+    logger.info("role %s updated by %s", role.name, actor.username)
+    return role
+
+
+def delete_role(actor, role):
+    """Delete a role (1310) and its memberships; 1312 for a built-in role."""
+    if role.is_builtin:
+        raise ApiError(codes.ROLE_BUILTIN, http_status.HTTP_409_CONFLICT)
+    name = role.name
+    with transaction.atomic():
+        role.delete()
+    logger.info("role %s deleted by %s", name, actor.username)
+
+
+# User roles ---------------------------------------------------------------------------------
+
+
+def check_assignable(actor, user, roles):
+    """Refuse unless `actor` may give `user` or take from them each of `roles`."""
+    if actor.is_superuser:
+        return
+    if user.pk == actor.pk:
+        raise _forbid("you cannot change your own roles")
+    if user.is_superuser:
+        raise _forbid("only a superuser may change a superuser's roles")
+    for role in roles:
+        check_grantable(actor, role.permissions.select_related("content_type"))
+
+
+def _apply(user, change):
+    """Run `change` in a transaction; the seed has no database code for user roles: 999."""
+    try:
+        with transaction.atomic():
+            change()
+    except DatabaseError:
+        logger.exception("changing the roles of %r failed", user.username)
+        raise database_error(codes.INTERNAL_ERROR) from None
+
+
+def add_roles(actor, user, roles):
+    """Give `user` each of `roles` (1400); roles already held stay."""
+    check_assignable(actor, user, roles)
+    _apply(user, lambda: user.groups.add(*roles))
+    logger.info(
+        "roles %s given to %s by %s", [r.name for r in roles], user.username, actor.username
+    )
+
+
+def remove_roles(actor, user, roles):
+    """Take each of `roles` from `user` (1410); roles not held are ignored."""
+    check_assignable(actor, user, roles)
+    _apply(user, lambda: user.groups.remove(*roles))
+    logger.info(
+        "roles %s taken from %s by %s", [r.name for r in roles], user.username, actor.username
+    )
+
+
+def set_roles(actor, user, roles):
+    """Make `roles` exactly the roles of `user` (1420)."""
+    current = list(Role.objects.filter(group__user=user))
+    wanted = {role.pk for role in roles}
+    held = {role.pk for role in current}
+    changed = [r for r in roles if r.pk not in held] + [r for r in current if r.pk not in wanted]
+    check_assignable(actor, user, changed)
+    # Plain auth groups (not roles) a user belongs to are left alone.
+    _apply(
+        user,
+        lambda: (user.groups.remove(*current), user.groups.add(*roles)),
+    )
+    logger.info(
+        "roles of %s set to %s by %s", user.username, [r.name for r in roles], actor.username
+    )

@@ -209,3 +209,30 @@ def failing_sql(pattern, exc_class=OperationalError):
 
     with connection.execute_wrapper(wrapper):
         yield
+
+
+@pytest.fixture
+def fresh_synced(fresh_platform):
+    """The test's own simulator registered and mirrored, for tests that change vCenter."""
+    from vcenter import services
+
+    task_log = services.start_sync(fresh_platform)
+    task_log.refresh_from_db()
+    assert task_log.status == "success", task_log.error
+    return fresh_platform
+
+
+def assert_vm_matches_vsphere(data, content):
+    """Assert that the API's view of a VM (`data`) is what pyVmomi reads from vCenter."""
+    from pyVmomi import vim
+
+    from vcenter.operations import display_name
+
+    vm = vim.VirtualMachine(data["moid"], content.propertyCollector._stub)
+    assert data["name"] == display_name(vm.name)
+    assert data["power_state"] == vm.runtime.powerState
+    assert data["num_cpu"] == vm.config.hardware.numCPU
+    assert data["memory_mb"] == vm.config.hardware.memoryMB
+    assert data["is_template"] == vm.config.template
+    assert data["host_name"] == vm.runtime.host.name
+    assert data["datastore_names"] == sorted(ds.name for ds in vm.datastore)

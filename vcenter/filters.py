@@ -1,17 +1,32 @@
+"""Filters of the VM list (`GET vcenter/vms?...`)."""
+
 import django_filters
 
+from . import operations
 from .models import VirtualMachine, VirtualMachinePowerStateChoices
 
 
 class VirtualMachineFilterSet(django_filters.FilterSet):
+    """VMs by where they run, power state, template flag, guest OS, address and name.
+
+    `name` matches part of the name as the user typed it: the value is escaped the way vSphere
+    stores `%`, `/` and `\\` before it is compared.
+    """
+
     platform = django_filters.NumberFilter(field_name="platform_id")
     datacenter = django_filters.NumberFilter(field_name="datacenter_id")
     cluster = django_filters.NumberFilter(field_name="cluster_id")
     host = django_filters.NumberFilter(field_name="host_id")
+    resource_pool = django_filters.NumberFilter(field_name="resource_pool_id")
+    folder = django_filters.NumberFilter(field_name="folder_id")
+    datastore = django_filters.NumberFilter(field_name="datastores", distinct=True)
+    network = django_filters.NumberFilter(field_name="networks", distinct=True)
     power_state = django_filters.ChoiceFilter(choices=VirtualMachinePowerStateChoices.choices)
-    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name = django_filters.CharFilter(method="filter_name")
     is_template = django_filters.BooleanFilter()
     moid = django_filters.CharFilter()
+    guest_id = django_filters.CharFilter()
+    ip_address = django_filters.CharFilter()
 
     class Meta:
         model = VirtualMachine
@@ -20,8 +35,18 @@ class VirtualMachineFilterSet(django_filters.FilterSet):
             "datacenter",
             "cluster",
             "host",
+            "resource_pool",
+            "folder",
+            "datastore",
+            "network",
             "power_state",
             "name",
             "is_template",
             "moid",
+            "guest_id",
+            "ip_address",
         ]
+
+    def filter_name(self, queryset, name, value):
+        """Part of the name, compared in the escaped form vSphere stores."""
+        return queryset.filter(name__icontains=operations.escape_name(value))

@@ -1,5 +1,14 @@
+"""Serializers of the VM routes: the mirrored VM as the API shows it, and the input of each
+lifecycle operation. They check shape and type only; `vcenter.operations` checks the rest
+against the mirror and vCenter. A field whose problem has a seed code of its own raises a
+`ValidationError` whose `code` is that number (the view answers with it)."""
+
+import json
+
 from rest_framework import serializers
 
+from vcenter import operations
+from vcenter.client.vms import NIC_TYPES
 from vcenter.models import VirtualMachine
 
 
@@ -55,11 +64,188 @@ class VirtualMachineSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # vSphere stores `/`, `\\` and `%` escaped; show the name the user gave.
+        data["name"] = operations.display_name(instance.name)
+        return data
+
     def get_datastore_names(self, vm) -> list[str]:
         return sorted(ds.name for ds in vm.datastores.all())
 
     def get_network_names(self, vm) -> list[str]:
         return sorted(net.name for net in vm.networks.all())
+
+
+class ObjectRefField(serializers.Field):
+    """An inventory object named by its id (a JSON integer) or by moid or name (a string)."""
+
+    default_error_messages = {
+        "invalid": "Give an id (integer) or a moid or name (string).",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        if isinstance(data, int):
+            if data < 1 or data > 2**63 - 1:
+                self.fail("invalid")
+            return data
+        data = data.strip()
+        if not data or len(data) > 255:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+DISK_EXAMPLE = '[{"type": "thin", "size": 10}]'
+
+
+class DiskListField(serializers.Field):
+    """Disks as a JSON list (or its text) of `{"type": thin|thick|eagerZeroedThick, "size": GB}`.
+
+    A disk without a type raises code 2001, without a size 2002, anything else malformed 2003;
+    every message shows the expected form.
+    """
+
+    def _fail(self, message, code="2003"):
+        raise serializers.ValidationError(f"{message} Expected e.g. {DISK_EXAMPLE}.", code=code)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self._fail("The disk list is not valid JSON.")
+        if not isinstance(data, list):
+            self._fail("The disks must be a list.")
+        if len(data) > operations.MAX_DISKS:
+            self._fail(f"At most {operations.MAX_DISKS} disks fit on the VM's SCSI controller.")
+        disks = []
+        for number, disk in enumerate(data, start=1):
+            if not isinstance(disk, dict):
+                self._fail(f"Disk {number} is not an object.")
+            if disk.get("type") in (None, ""):
+                self._fail(f"Disk {number} has no type.", code="2001")
+            if disk.get("size") in (None, ""):
+                self._fail(f"Disk {number} has no size.", code="2002")
+            unknown = set(disk) - {"type", "size"}
+            if unknown:
+                self._fail(
+                    f"Disk {number} has unknown keys: {', '.join(sorted(map(str, unknown)))}."
+                )
+            if disk["type"] not in operations.DISK_TYPES:
+                self._fail(
+                    f"Disk {number} has type {disk['type']!r}; use one of "
+                    f"{', '.join(operations.DISK_TYPES)}."
+                )
+            size = disk["size"]
+            if isinstance(size, str) and size.strip().isdigit():
+                size = int(size)
+            if isinstance(size, bool) or not isinstance(size, int):
+                self._fail(f"Disk {number} has size {disk['size']!r}; give whole gigabytes.")
+            if not 1 <= size <= operations.MAX_DISK_GB:
+                self._fail(f"Disk {number}: the size must be 1-{operations.MAX_DISK_GB} GB.")
+            disks.append({"type": disk["type"], "size": size})
+        return disks
+
+    def to_representation(self, value):
+        return value
+
+
+class VirtualMachineCreateSerializer(serializers.Serializer):
+    """`POST vms/`: what to create and where; the placement is checked by the service."""
+
+    name = serializers.CharField(max_length=255, trim_whitespace=True)
+    platform = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    datacenter = ObjectRefField()
+    cluster = ObjectRefField(required=False, allow_null=True)
+    host = ObjectRefField(required=False, allow_null=True)
+    resource_pool = ObjectRefField(required=False, allow_null=True)
+    folder = ObjectRefField(required=False, allow_null=True)
+    datastore = ObjectRefField()
+    cpu = serializers.IntegerField(min_value=1, max_value=operations.MAX_CPUS)
+    memory_mb = serializers.IntegerField(min_value=4, max_value=operations.MAX_MEMORY_MB)
+    guest_id = serializers.RegexField(
+        r"^[A-Za-z0-9_]{1,64}$", required=False, default="otherLinux64Guest"
+    )
+    disks = DiskListField(required=False, default=list)
+    networks = serializers.ListField(
+        child=ObjectRefField(), required=False, default=list, max_length=operations.MAX_NICS
+    )
+    nic_type = serializers.ChoiceField(choices=list(NIC_TYPES), required=False, default="vmxnet3")
+    iso = ObjectRefField(required=False, allow_null=True)
+    power_on = serializers.BooleanField(required=False, default=False)
+    annotation = serializers.CharField(required=False, allow_blank=True, max_length=4096)
+
+    def validate_memory_mb(self, value):
+        if value % 4:
+            raise serializers.ValidationError("Memory must be a multiple of 4 MB.")
+        return value
+
+
+class PowerSerializer(serializers.Serializer):
+    """`POST vms/{id}/power`: on, off, suspend or reboot."""
+
+    action = serializers.CharField(max_length=32)
+
+
+class ResizeSerializer(serializers.Serializer):
+    """`PATCH vms/{id}`: a new CPU count and/or memory size."""
+
+    cpu = serializers.IntegerField(required=False, min_value=1, max_value=operations.MAX_CPUS)
+    memory_mb = serializers.IntegerField(
+        required=False, min_value=4, max_value=operations.MAX_MEMORY_MB
+    )
+
+    def validate_memory_mb(self, value):
+        if value % 4:
+            raise serializers.ValidationError("Memory must be a multiple of 4 MB.")
+        return value
+
+
+class DeleteSerializer(serializers.Serializer):
+    """`DELETE vms/{id}?force=true`: force powers a running VM off before deleting it."""
+
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class CloneSerializer(serializers.Serializer):
+    """`POST vms/{id}/clone`: the clone's name and where it goes."""
+
+    name = serializers.CharField(max_length=255)
+    datacenter = ObjectRefField(required=False, allow_null=True)
+    host = ObjectRefField(required=False, allow_null=True)
+    resource_pool = ObjectRefField(required=False, allow_null=True)
+    datastore = ObjectRefField(required=False, allow_null=True)
+    folder = ObjectRefField(required=False, allow_null=True)
+    power_on = serializers.BooleanField(required=False, default=False)
+    template = serializers.BooleanField(required=False, default=False)
+
+
+class MigrateSerializer(serializers.Serializer):
+    """`POST vms/{id}/migrate`: the target host, resource pool and/or datastore."""
+
+    host = ObjectRefField(required=False, allow_null=True)
+    resource_pool = ObjectRefField(required=False, allow_null=True)
+    datastore = ObjectRefField(required=False, allow_null=True)
+    power_off = serializers.BooleanField(required=False, default=False)
+
+
+class IpAssignSerializer(serializers.Serializer):
+    """`POST vms/{id}/ip`: guest network settings for one NIC; addresses are checked later."""
+
+    hostname = serializers.CharField(max_length=255)
+    ip = serializers.CharField(max_length=64)
+    netmask = serializers.CharField(max_length=64)
+    gateway = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    dns = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=3
+    )
+    domain = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    nic = serializers.IntegerField(required=False, default=0, min_value=0, max_value=9)
 
 
 class SyncRequestSerializer(serializers.Serializer):

@@ -55,3 +55,30 @@ def from_fault(fault):
     if isinstance(fault, vmodl.MethodFault):
         return VCenterFault(message, fault=name)
     return VCenterError(message, fault=name)
+
+
+def describe_fault(fault):
+    """A readable reason from a vim/vmodl fault, with the fields that say what was refused.
+
+    vcsim leaves `msg` as the fault's Go type (`*types.InvalidArgument`); the fault's type name
+    and its `invalidProperty`, `file` or `deviceIndex` then carry the reason instead.
+    """
+    name = type(fault).__name__.rsplit(".", 1)[-1]
+    message = fault_message(fault)
+    if message.startswith("*types.") or message == type(fault).__name__:
+        message = ""
+    details = []
+    for attribute in ("invalidProperty", "file", "deviceIndex", "existingState", "name"):
+        value = getattr(fault, attribute, None)
+        if value not in (None, ""):
+            details.append(f"{attribute}={value}")
+    reason = f"{name}: {message}" if message else name
+    return f"{reason} ({', '.join(details)})" if details else reason
+
+
+class VCenterTaskFault(VCenterFault):
+    """A vCenter task ended with a fault; `vim_fault` keeps the fault for callers to inspect."""
+
+    def __init__(self, message, fault=None, vim_fault=None):
+        super().__init__(message, fault=fault)
+        self.vim_fault = vim_fault

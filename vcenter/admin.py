@@ -6,6 +6,7 @@ from .models import (
     Datastore,
     Folder,
     Host,
+    IsoImage,
     Network,
     ResourcePool,
     VirtualMachine,
@@ -93,3 +94,11 @@ class VirtualMachineAdmin(InventoryAdmin):
     list_filter = ["platform", "power_state", "is_template"]
     search_fields = ["name", "moid", "ip_address", "instance_uuid"]
     list_select_related = ["host", "cluster", "platform"]
+
+
+@admin.register(IsoImage)
+class IsoImageAdmin(InventoryAdmin):
+    list_display = ["path", "size_bytes", "modified_at", "datastore", "platform", "synced_at"]
+    list_filter = ["platform", "datastore"]
+    search_fields = ["name", "path"]
+    list_select_related = ["datastore", "platform"]

@@ -7,18 +7,29 @@ bulk-inserted, changed rows bulk-updated (only the fields that changed), vanishe
 and many-to-many links diffed, all in one transaction: a sync that fails part-way leaves the
 mirror as it was. A second sync with nothing changed writes nothing. VMs that appeared,
 disappeared or changed power state are written to the event log.
+
+The datastores are searched for `.iso` files in the same sync (`client.datastores`) and the
+ISO images table follows what was found. Two syncs of one platform never run at once:
+`sync_lock` holds a per-platform cache key for the duration of a sync.
 """
 
+import hashlib
 import logging
 import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import EventLog
 
 from .client import client_for_platform
+from .client.datastores import find_iso_images
 from .client.properties import read_inventory, read_vm
 from .models import (
     Cluster,
@@ -26,6 +37,7 @@ from .models import (
     Datastore,
     Folder,
     Host,
+    IsoImage,
     Network,
     NetworkKindChoices,
     ResourcePool,
@@ -53,7 +65,10 @@ class SyncReport:
 
     counts: dict = field(default_factory=dict)
     read_seconds: float = 0.0
+    image_seconds: float = 0.0
     write_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    image_failures: dict = field(default_factory=dict)
 
     @property
     def rows_written(self):
@@ -66,7 +81,10 @@ class SyncReport:
             "counts": {name: vars(c) for name, c in self.counts.items()},
             "rows_written": self.rows_written,
             "read_seconds": round(self.read_seconds, 3),
+            "image_seconds": round(self.image_seconds, 3),
             "write_seconds": round(self.write_seconds, 3),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "image_failures": dict(self.image_failures),
         }
 
 
@@ -101,6 +119,24 @@ def _vlan(port_config):
     vlan = getattr(port_config, "vlan", None)
     vlan_id = getattr(vlan, "vlanId", None)
     return vlan_id if isinstance(vlan_id, int) else None
+
+
+def _standard_port_groups(inv):
+    """VLAN and vSwitch of each standard port group, read from the hosts that carry it.
+
+    A standard port group is configured per host; the value most hosts agree on wins. Returns
+    {network moid: (vlan id, vswitch name)}.
+    """
+    names = {item["_moid"]: item.get("name", "") for item in inv.of("Network")}
+    seen = {}
+    for host in inv.of("HostSystem"):
+        by_name = {pg.spec.name: pg for pg in host.get("config.network.portgroup") or [] if pg.spec}
+        for moid in host.get("network") or []:
+            pg = by_name.get(names.get(moid))
+            if pg is not None:
+                vswitch = (pg.spec.vswitchName or "") if pg.spec else ""
+                seen.setdefault(moid, Counter())[(pg.spec.vlanId, vswitch)] += 1
+    return {moid: counter.most_common(1)[0][0] for moid, counter in seen.items()}
 
 
 def _vm_addresses(guest_net):
@@ -172,9 +208,13 @@ class _Mirror:
         self.counts.removed = len(self.vanished)
 
 
-def _sync_links(through, left, right, wanted):
-    """Make the m2m table `through` hold exactly the (left_id, right_id) pairs in `wanted`."""
-    left_ids = {pair[0] for pair in wanted}
+def _sync_links(through, left, right, wanted, left_ids=None):
+    """Make the m2m table `through` hold exactly the (left_id, right_id) pairs in `wanted`.
+
+    Only rows whose left side is in `left_ids` (by default: the left ids of `wanted`) are
+    compared, so an object that lost all its links is cleared when its id is passed.
+    """
+    left_ids = {pair[0] for pair in wanted} | set(left_ids or ())
     current = set(through.objects.filter(**{f"{left}__in": left_ids}).values_list(left, right))
     missing = wanted - current
     extra = current - wanted
@@ -305,11 +345,14 @@ def build_rows(inv):
         item["_moid"]: item
         for item in inv.of("VmwareDistributedVirtualSwitch", "DistributedVirtualSwitch")
     }
+    standard = _standard_port_groups(inv)
     rows[Network] = {}
     for item in inv.of("Network", "OpaqueNetwork", "DistributedVirtualPortgroup"):
         distributed = item["_type"] == "DistributedVirtualPortgroup"
-        switch = item.get("config.distributedVirtualSwitch") or ""
         port_config = item.get("config.defaultPortConfig")
+        # A standard vSwitch is no managed object: its name stands in for the switch's moid.
+        standard_vlan, vswitch = standard.get(item["_moid"], (None, ""))
+        switch = (item.get("config.distributedVirtualSwitch") or "") if distributed else vswitch
         rows[Network][item["_moid"]] = {
             "name": item.get("name", ""),
             "datacenter": datacenter(item["_moid"]),
@@ -323,7 +366,7 @@ def build_rows(inv):
             "switch_moid": switch,
             "switch_uuid": (switches.get(switch) or {}).get("uuid") or "",
             "portgroup_key": item.get("key") or "",
-            "vlan_id": _vlan(port_config) if distributed else None,
+            "vlan_id": _vlan(port_config) if distributed else standard_vlan,
             "is_uplink": distributed
             and _vlan(port_config) is None
             and "uplink" in item.get("name", "").lower(),
@@ -388,8 +431,12 @@ def _field_names(model, sample):
     )
 
 
-def apply_inventory(platform, items, user=None):
-    """Write the raw inventory `items` of `platform` into the mirror; return a `SyncReport`."""
+def apply_inventory(platform, items, user=None, images=None):
+    """Write the raw inventory `items` of `platform` into the mirror; return a `SyncReport`.
+
+    `images`, when given, is the `client.datastores.IsoSearch` of this sync: the ISO images
+    table is made to match it, except on datastores the search could not read.
+    """
     inv = Inventory(items)
     rows = build_rows(inv)
     report = SyncReport()
@@ -420,6 +467,15 @@ def apply_inventory(platform, items, user=None):
             for h in item.get("host") or []
             if h in host_ids
         }
+        # vcsim (and some vCenter versions) leave a standard network's `host` empty; the hosts'
+        # own `network` lists say the same from the other side.
+        net_hosts.update(
+            (net_ids[n], host_ids[item["_moid"]])
+            for item in inv.of("HostSystem")
+            if item["_moid"] in host_ids
+            for n in item.get("network") or []
+            if n in net_ids
+        )
         vm_ds, vm_net = set(), set()
         for item in inv.of("VirtualMachine"):
             vm_id = vm_ids.get(item["_moid"])
@@ -428,14 +484,30 @@ def apply_inventory(platform, items, user=None):
             vm_ds.update((vm_id, ds_ids[d]) for d in item.get("datastore") or [] if d in ds_ids)
             vm_net.update((vm_id, net_ids[n]) for n in item.get("network") or [] if n in net_ids)
         links = 0
-        links += _sync_links(Datastore.hosts.through, "datastore_id", "host_id", ds_hosts)
-        links += _sync_links(Network.hosts.through, "network_id", "host_id", net_hosts)
         links += _sync_links(
-            VirtualMachine.datastores.through, "virtualmachine_id", "datastore_id", vm_ds
+            Datastore.hosts.through, "datastore_id", "host_id", ds_hosts, ds_ids.values()
         )
         links += _sync_links(
-            VirtualMachine.networks.through, "virtualmachine_id", "network_id", vm_net
+            Network.hosts.through, "network_id", "host_id", net_hosts, net_ids.values()
         )
+        links += _sync_links(
+            VirtualMachine.datastores.through,
+            "virtualmachine_id",
+            "datastore_id",
+            vm_ds,
+            vm_ids.values(),
+        )
+        links += _sync_links(
+            VirtualMachine.networks.through,
+            "virtualmachine_id",
+            "network_id",
+            vm_net,
+            vm_ids.values(),
+        )
+
+        # Mirror the ISO images found on the datastores (when this sync searched for them).
+        if images is not None:
+            report.counts["isoimage"] = _sync_images(platform, ds_ids, images)
 
         # Remove what vanished, dependents first.
         for model in reversed(_ORDER):
@@ -445,8 +517,11 @@ def apply_inventory(platform, items, user=None):
         platform.last_synced_at = timezone.now()
         platform.save(update_fields=["last_synced_at"])
 
-    report.counts = {model._meta.model_name: mirrors[model].counts for model in _ORDER}
-    report.counts["links"] = Counts(changed=links)
+    report.counts = {
+        **{model._meta.model_name: mirrors[model].counts for model in _ORDER},
+        **report.counts,
+        "links": Counts(changed=links),
+    }
     report.write_seconds = time.perf_counter() - started
     return report
 
@@ -493,6 +568,55 @@ def _record_vm_events(platform, mirror, vm_rows, user):
         EventLog.objects.bulk_create(events, batch_size=BULK_BATCH)
 
 
+def _sync_images(platform, ds_ids, search):
+    """Make the ISO images of `platform` match `search` (an `IsoSearch`); return `Counts`.
+
+    Images on a datastore the search could not read are kept as they were; images on a
+    datastore that is gone are removed (and counted) here rather than by the cascade.
+    """
+    keep = {ds_ids[moid] for moid in search.failed if moid in ds_ids}
+    wanted = {}
+    for image in search.images:
+        datastore_id = ds_ids.get(image["datastore"])
+        if datastore_id is not None:
+            wanted[(datastore_id, image["path"])] = {
+                "name": image["name"][:255],
+                "size_bytes": image["size"],
+                "modified_at": image["modified"],
+            }
+    existing = {
+        (row["datastore_id"], row["path"]): row
+        for row in IsoImage.objects.filter(platform=platform).values(
+            "id", "datastore_id", "path", "name", "size_bytes", "modified_at"
+        )
+    }
+
+    # Insert new images and update those whose size, name or time changed.
+    new, changed = [], []
+    for (datastore_id, path), values in wanted.items():
+        old = existing.get((datastore_id, path))
+        if old is None:
+            new.append(IsoImage(platform=platform, datastore_id=datastore_id, path=path, **values))
+        elif any(old[name] != value for name, value in values.items()):
+            changed.append(IsoImage(id=old["id"], synced_at=timezone.now(), **values))
+    if new:
+        IsoImage.objects.bulk_create(new, batch_size=BULK_BATCH)
+    if changed:
+        IsoImage.objects.bulk_update(
+            changed, ["name", "size_bytes", "modified_at", "synced_at"], batch_size=BULK_BATCH
+        )
+
+    # Remove images that are gone, except on datastores that could not be searched.
+    gone = [
+        row["id"]
+        for key, row in existing.items()
+        if key not in wanted and row["datastore_id"] not in keep
+    ]
+    if gone:
+        IsoImage.objects.filter(id__in=gone).delete()
+    return Counts(added=len(new), changed=len(changed), removed=len(gone), total=len(wanted))
+
+
 def refresh_vm(platform, moid):
     """Re-read one VM from vCenter and bring its mirror row up to date; return the row.
 
@@ -521,7 +645,11 @@ def refresh_vm(platform, moid):
         host.datacenter_id if host else None
     )
     if datacenter_id is None:
-        sync_platform(platform)
+        with sync_lock(platform.pk) as held:
+            if held:
+                sync_platform(platform)
+            else:
+                logger.info("sync of %s already running; it will mirror VM %s", platform, moid)
         return VirtualMachine.objects.filter(platform=platform, moid=moid).first()
     pool = ResourcePool.objects.filter(platform=platform, moid=values["resource_pool"]).first()
     values.update(
@@ -546,23 +674,110 @@ def refresh_vm(platform, moid):
     return vm
 
 
-def sync_platform(platform, user=None):
+def _searchable_datastores(items):
+    """The accessible datastores of raw inventory `items`, as `find_iso_images` takes them."""
+    return [
+        {"moid": item["_moid"], "name": item.get("name", ""), "browser": item["browser"]}
+        for item in items
+        if item["_type"] == "Datastore"
+        and item.get("browser")
+        and item.get("summary.accessible", True) is not False
+    ]
+
+
+def sync_platform(platform, user=None, images=True):
     """Read `platform`'s whole inventory from vCenter and mirror it; return a `SyncReport`.
 
-    vCenter errors propagate as `vcenter.client` domain errors before anything is written.
+    With `images` the datastores are also searched for ISO images, which are mirrored too.
+    vCenter errors propagate as `vcenter.client` domain errors before anything is written;
+    the search failing on one datastore only keeps that datastore's images as they were.
+    The caller holds the platform's `sync_lock` (the sync task does).
     """
     client = client_for_platform(platform)
     started = time.perf_counter()
+
+    # Read the inventory, then search the datastores it names for ISO images.
     items = client.call(read_inventory)
     read_seconds = time.perf_counter() - started
-    report = apply_inventory(platform, items, user=user)
+    search = None
+    if images:
+        datastores = _searchable_datastores(items)
+        search = client.call(find_iso_images, datastores)
+    image_seconds = time.perf_counter() - started - read_seconds
+
+    # Write everything in one transaction and say what it did.
+    report = apply_inventory(platform, items, user=user, images=search)
     report.read_seconds = read_seconds
+    report.image_seconds = image_seconds
+    if search is not None:
+        names = {ds["moid"]: ds["name"] for ds in datastores}
+        report.image_failures = {
+            names.get(moid, moid): reason for moid, reason in search.failed.items()
+        }
+    report.duration_seconds = time.perf_counter() - started
     logger.info(
-        "synced %s: %s objects read in %.2fs, %s rows written in %.2fs",
+        "synced %s in %.2fs: %s objects read in %.2fs, %s images found, %s rows written in %.2fs",
         platform.name,
+        report.duration_seconds,
         len(items),
         read_seconds,
+        len(search.images) if search is not None else 0,
         report.rows_written,
         report.write_seconds,
     )
     return report
+
+
+# The per-platform sync lock: a cache key added atomically (Redis across processes when
+# REDIS_URL is set), whose value is the holder's token and which expires if the holder dies.
+
+SYNC_LOCK_SECONDS = 30 * 60
+
+
+def _lock_key(platform_id):
+    # The database's name keeps apart portals (and test runs) that share one Redis.
+    database = hashlib.sha1(str(connection.settings_dict["NAME"]).encode()).hexdigest()[:12]
+    return f"vcenter:sync-lock:{database}:{platform_id}"
+
+
+def _lock_seconds():
+    return getattr(settings, "KSTACK_SYNC_LOCK_SECONDS", SYNC_LOCK_SECONDS)
+
+
+def claim_sync_lock(platform_id, token=None):
+    """Take the sync lock of a platform; return the holder's token, or None if it is held."""
+    token = token or uuid.uuid4().hex
+    if cache.add(_lock_key(platform_id), token, timeout=_lock_seconds()):
+        return token
+    return None
+
+
+def sync_lock_holder(platform_id):
+    """The token holding the platform's sync lock, or None when no sync holds it."""
+    return cache.get(_lock_key(platform_id))
+
+
+def release_sync_lock(platform_id, token):
+    """Release the lock if `token` still holds it; a lock taken over after expiry stays."""
+    if token and cache.get(_lock_key(platform_id)) == token:
+        cache.delete(_lock_key(platform_id))
+
+
+@contextmanager
+def sync_lock(platform_id, token=None):
+    """Hold the platform's sync lock for the block; yield the token, or None if held elsewhere.
+
+    A `token` claimed when the sync was queued (`claim_sync_lock`) is taken over with its
+    expiry renewed; a lost or expired one is claimed again. The lock is released when the block
+    ends, however it ends; a process that dies holding it leaves it to expire.
+    """
+    key = _lock_key(platform_id)
+    if token is not None and cache.get(key) == token:
+        cache.touch(key, _lock_seconds())
+        held = token
+    else:
+        held = claim_sync_lock(platform_id, token)
+    try:
+        yield held
+    finally:
+        release_sync_lock(platform_id, held)

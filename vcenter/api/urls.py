@@ -9,6 +9,10 @@ from . import device_views, inventory_views, views
 
 router = OptionalSlashRouter()
 router.register("vms", views.VirtualMachineViewSet, basename="virtualmachine")
+router.register("datastores", inventory_views.DatastoreViewSet, basename="datastore")
+router.register("images", inventory_views.IsoImageViewSet, basename="isoimage")
+router.register("port-groups", inventory_views.PortGroupViewSet, basename="network")
+router.register("resource-pools", inventory_views.ResourcePoolViewSet, basename="resourcepool")
 
 urlpatterns = [
     path("sync", inventory_views.SyncView.as_view(), name="vcenter-sync"),

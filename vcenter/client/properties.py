@@ -25,6 +25,8 @@ INVENTORY_PROPERTIES = {
         "summary.hardware.cpuMhz",
         "summary.hardware.memorySize",
         "summary.config.product.version",
+        "network",
+        "config.network.portgroup",
     ],
     vim.ResourcePool: [
         "name",
@@ -44,6 +46,7 @@ INVENTORY_PROPERTIES = {
         "summary.freeSpace",
         "summary.accessible",
         "host",
+        "browser",
     ],
     vim.Network: ["name", "parent", "host"],
     vim.dvs.DistributedVirtualPortgroup: [

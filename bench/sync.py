@@ -248,9 +248,13 @@ def summarise(size, data):
     retrieve_cpu = common.median([s for r in data["retrieve"] for s in r["cpu_seconds"]])
     first = common.median([s["first"]["seconds"] for s in data["sync"]])
     second = common.median([s["second"]["seconds"] for s in data["sync"]])
-    first_read = common.median([s["first"]["read_seconds"] for s in data["sync"]])
-    first_write = common.median([s["first"]["write_seconds"] for s in data["sync"]])
-    second_write = common.median([s["second"]["write_seconds"] for s in data["sync"]])
+    phases = {
+        run: {
+            phase: common.median([s[run].get(f"{phase}_seconds", 0.0) for s in data["sync"]])
+            for phase in ("read", "image", "write")
+        }
+        for run in ("first", "second")
+    }
     peak = max(s["peak_rss_mb"] for s in data["sync"])
     baseline = min(s["baseline_rss_mb"] for s in data["sync"])
     retrieve_peak = max(r["peak_rss_mb"] for r in data["retrieve"])
@@ -262,12 +266,14 @@ def summarise(size, data):
     estimated = "" if naive["vms_walked"] == naive["vms"] else " (extrapolated from the sample)"
 
     print(f"\n== {size} VMs ({data['sync'][0]['vms']} mirrored) ==")
-    print(
-        f"  bare retrieval {retrieve:.2f}s (client CPU {retrieve_cpu:.2f}s), "
-        f"first sync {first:.2f}s (read {first_read:.2f}s + "
-        f"write {first_write:.2f}s + rows built in the rest), second sync {second:.2f}s "
-        f"(write phase {second_write:.2f}s)"
-    )
+    print(f"  bare retrieval {retrieve:.2f}s (client CPU {retrieve_cpu:.2f}s)")
+    for run, seconds in (("first", first), ("second", second)):
+        p = phases[run]
+        rest = seconds - p["read"] - p["image"] - p["write"]
+        print(
+            f"  {run} sync {seconds:.2f}s = read {p['read']:.2f}s + ISO search {p['image']:.2f}s "
+            f"+ database {p['write']:.2f}s + rows built and the rest {rest:.2f}s"
+        )
     print(f"  naive walk {naive['estimated_seconds']:.1f}s{estimated}")
     print(
         f"  peak RSS: sync {peak:.0f} MiB (process baseline {baseline:.0f} MiB), "
@@ -278,8 +284,9 @@ def summarise(size, data):
         "retrieve": retrieve,
         "first": first,
         "second": second,
-        "first_write": first_write,
-        "second_write": second_write,
+        "first_write": phases["first"]["write"],
+        "second_write": phases["second"]["write"],
+        "first_image": phases["first"]["image"],
         "naive": naive["estimated_seconds"],
         "peak": peak,
         "baseline": baseline,
@@ -348,7 +355,11 @@ def main():
         "peak RSS of the sync process", big["peak"], TARGETS["memory_mb"], at_most=True, unit=" MiB"
     )
     print(
-        f"  info  second sync / first sync, write phase only: "
+        f"  info  first sync without its ISO search / bare retrieval: "
+        f"{(big['first'] - big['first_image']) / big['retrieve']:.2f}×"
+    )
+    print(
+        f"  info  second sync / first sync, database phase only: "
         f"{big['second_write'] / big['first_write']:.2f}×"
     )
     if len(sizes) > 1:

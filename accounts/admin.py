@@ -2,12 +2,30 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from rbac.services import grantable_roles
+
 from .models import User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "email", "real_name", "is_active", "is_staff", "last_login"]
+    """Users, with the same rule as the API: nobody raises their own rights.
+
+    Someone who is not a superuser never sees superuser/staff/permission fields as editable,
+    cannot open a superuser's record (nor reset a superuser's password), cannot change their own
+    roles, and may only give or take roles whose permissions they hold themselves (with
+    `rbac.assign_role`); roles they cannot manage stay as they were.
+    """
+
+    list_display = [
+        "username",
+        "email",
+        "real_name",
+        "role_names",
+        "is_active",
+        "is_staff",
+        "last_login",
+    ]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
     search_fields = ["username", "email", "real_name", "phone"]
     fieldsets = (
@@ -17,3 +35,61 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
+    _PRIVILEGED = ("is_superuser", "is_staff", "user_permissions")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("roles"))
+    def role_names(self, obj):
+        return ", ".join(sorted(group.name for group in obj.groups.all()))
+
+    def _may_assign(self, request, obj):
+        return (
+            request.user.has_perm("rbac.assign_role")
+            and obj is not None
+            and obj.pk != request.user.pk
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        readonly += self._PRIVILEGED
+        if not self._may_assign(request, obj):
+            readonly.append("groups")
+        return readonly
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = grantable_roles(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            if obj.is_superuser or obj.pk == request.user.pk:
+                return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        """Bulk deletion obeys the same rule: superusers and oneself are protected."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not request.user.is_superuser:
+            me = request.user.pk
+            protected = [*protected, *(str(o) for o in objs if o.is_superuser or o.pk == me)]
+        return deleted, counts, perms_needed, protected
+
+    def save_related(self, request, form, formsets, change):
+        """Keep the roles the editor may not manage: the form only offers the ones they may."""
+        kept = []
+        if change and not request.user.is_superuser and "groups" in form.fields:
+            grantable = set(grantable_roles(request.user).values_list("pk", flat=True))
+            kept = [g for g in form.instance.groups.all() if g.pk not in grantable]
+        super().save_related(request, form, formsets, change)
+        if kept:
+            form.instance.groups.add(*kept)

@@ -247,6 +247,21 @@ def delete_role(actor, role):
 # User roles ---------------------------------------------------------------------------------
 
 
+def grantable_permissions(user):
+    """The permissions `user` may put on a role: all for a superuser, else the ones they hold."""
+    if user.is_superuser:
+        return Permission.objects.all()
+    return Permission.objects.filter(Q(group__user=user) | Q(user=user)).distinct()
+
+
+def grantable_roles(user):
+    """The roles `user` may give or take: those whose permissions `user` holds every one of."""
+    if user.is_superuser:
+        return Role.objects.all()
+    held = Permission.objects.filter(Q(group__user=user) | Q(user=user)).values("pk")
+    return Role.objects.exclude(permissions__in=Permission.objects.exclude(pk__in=held))
+
+
 def check_assignable(actor, user, roles):
     """Refuse unless `actor` may give `user` or take from them each of `roles`."""
     if actor.is_superuser:

@@ -55,3 +55,54 @@ class CloudPlatformFactory(factory.django.DjangoModelFactory):
             verify_tls=False,
             **kwargs,
         )
+
+
+class MenuFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "rbac.Menu"
+
+    name = factory.Sequence(lambda n: f"TestMenu{n}")
+    path = factory.LazyAttribute(lambda o: f"/test/{o.name.lower()}")
+    title = factory.Sequence(lambda n: f"测试菜单{n}")
+    sort = factory.Sequence(lambda n: n)
+
+
+class RoleFactory(factory.django.DjangoModelFactory):
+    """A role; `permissions=["app.codename", ...]` and `menus=[...]` set what it grants."""
+
+    class Meta:
+        model = "rbac.Role"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"role{n}")
+    description = factory.LazyAttribute(lambda o: f"{o.name} for tests")
+
+    @factory.post_generation
+    def permissions(self, create, extracted, **kwargs):
+        if create and extracted:
+            from rbac.services import resolve_permissions
+
+            self.permissions.set(resolve_permissions(extracted))
+
+    @factory.post_generation
+    def menus(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.menus.set(extracted)
+
+
+def user_with_permissions(*permissions, **kwargs):
+    """A user holding exactly `permissions` ("app.codename") through a role of their own."""
+    user = UserFactory(**kwargs)
+    if permissions:
+        user.groups.add(RoleFactory(permissions=list(permissions)))
+    return user
+
+
+def user_with_builtin_role(builtin, **kwargs):
+    """A user (not staff, not superuser) holding the built-in role `builtin` ("administrator"
+    or "user") that the rbac migration creates."""
+    from rbac.models import Role
+
+    user = UserFactory(**kwargs)
+    user.groups.add(Role.objects.get(builtin=builtin))
+    return user

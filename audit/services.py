@@ -3,10 +3,13 @@
 `record_event` is called by services (never by views) after a change. `enqueue` creates the
 TaskLog row and hands the task to Celery once the surrounding transaction commits; inside the
 task, `track` moves that row pending → running → success/failure and keeps the outcome's code.
+`delete_logs` removes chosen log rows for the log APIs; `prune_logs` removes everything older
+than the retention period (the `audit.prune_logs` task and `manage.py prune_logs`).
 """
 
 import logging
 from contextlib import contextmanager
+from datetime import timedelta
 
 from celery import current_app
 from django.db import transaction
@@ -15,7 +18,7 @@ from django.utils import timezone
 from kstack_naguan.api import codes
 from kstack_naguan.api.middleware import bind_request_id, current_request_id, reset_request_id
 
-from .models import EventLog, TaskLog, TaskLogStatusChoices
+from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
 
 logger = logging.getLogger(__name__)
 
@@ -188,3 +191,87 @@ def track(task_log_id, *, failure_code, celery_task_id=""):
         )
     finally:
         reset_request_id(token)
+
+
+DEFAULT_RETENTION_DAYS = 90
+PRUNE_BATCH = 5000
+
+
+def delete_logs(user, model, ids):
+    """Delete the `model` log rows with primary keys `ids` and record who did it; return the count.
+
+    The caller has checked that the rows exist and may go. The deletion itself is an event, so
+    removing audit rows always leaves a trace.
+    """
+    with transaction.atomic():
+        deleted, _per_model = model.objects.filter(pk__in=ids).delete()
+        record_event(
+            user,
+            "delete",
+            object_type=model._meta.label,
+            object_id=str(ids[0]) if len(ids) == 1 else "",
+            object_repr=f"{deleted} {model._meta.verbose_name_plural}",
+            after={"ids": sorted(ids)[:1000], "deleted": deleted},
+            message=f"deleted {deleted} {model._meta.verbose_name_plural}",
+        )
+    logger.info("%s deleted %s %s", _actor(user)[1] or "system", deleted, model._meta.label)
+    return deleted
+
+
+def retention_days():
+    """Days logs are kept: the system configuration's `log_retention_days` (90 without one)."""
+    from systemconfig.models import SystemConfig
+
+    config = SystemConfig.current()
+    return config.log_retention_days if config is not None else DEFAULT_RETENTION_DAYS
+
+
+def _delete_in_batches(queryset):
+    total = 0
+    while True:
+        ids = list(queryset.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not ids:
+            return total
+        deleted, _per_model = queryset.model.objects.filter(pk__in=ids).delete()
+        total += deleted
+
+
+def prune_logs(days=None, *, now=None):
+    """Delete request, event and finished task logs older than `days` (default: the configured).
+
+    `days` of 0 keeps everything. Rows go in batches, so a large backlog never holds one long
+    lock; unfinished task logs are kept whatever their age. Returns what was deleted.
+    """
+    days = retention_days() if days is None else int(days)
+    now = now or timezone.now()
+    result = {"days": days, "cutoff": None, "deleted": {"requests": 0, "events": 0, "tasks": 0}}
+    if days <= 0:
+        logger.info("log pruning is off (retention 0 days)")
+        return result
+    cutoff = now - timedelta(days=days)
+    result["cutoff"] = cutoff.isoformat()
+    deleted = result["deleted"]
+    deleted["requests"] = _delete_in_batches(RequestLog.objects.filter(created_at__lt=cutoff))
+    deleted["events"] = _delete_in_batches(EventLog.objects.filter(created_at__lt=cutoff))
+    deleted["tasks"] = _delete_in_batches(
+        TaskLog.objects.filter(
+            created_at__lt=cutoff,
+            status__in=[TaskLogStatusChoices.SUCCESS, TaskLogStatusChoices.FAILURE],
+        )
+    )
+    if any(deleted.values()):
+        record_event(
+            None,
+            "prune",
+            object_type="audit.logs",
+            after=result,
+            message=f"pruned logs older than {days} days",
+        )
+    logger.info(
+        "pruned logs older than %s days: %s requests, %s events, %s tasks",
+        days,
+        deleted["requests"],
+        deleted["events"],
+        deleted["tasks"],
+    )
+    return result

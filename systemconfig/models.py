@@ -1,5 +1,9 @@
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+MAX_SYNC_INTERVAL_MINUTES = 7 * 24 * 60
+MAX_LOG_RETENTION_DAYS = 3650
 
 
 class SystemConfig(models.Model):
@@ -9,8 +13,21 @@ class SystemConfig(models.Model):
     logo = models.ImageField(_("logo"), upload_to="logo/", blank=True)
     footer = models.CharField(_("copyright / footer"), max_length=255, blank=True)
     debug = models.BooleanField(_("debug"), default=False)
-    sync_interval_minutes = models.PositiveIntegerField(_("sync interval (minutes)"), default=30)
-    log_retention_days = models.PositiveIntegerField(_("log retention (days)"), default=90)
+    sync_interval_minutes = models.PositiveIntegerField(
+        _("sync interval (minutes)"),
+        default=30,
+        validators=[MaxValueValidator(MAX_SYNC_INTERVAL_MINUTES)],
+        help_text=_("0 switches the scheduled inventory sync off."),
+    )
+    log_retention_days = models.PositiveIntegerField(
+        _("log retention (days)"),
+        default=90,
+        validators=[MaxValueValidator(MAX_LOG_RETENTION_DAYS)],
+        help_text=_(
+            "Request, event and finished task logs older than this are deleted nightly; "
+            "0 keeps them forever."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

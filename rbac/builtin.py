@@ -15,6 +15,7 @@ permission an operator added by hand stays.
 
 import logging
 
+from django.apps import apps as global_apps
 from django.db import DEFAULT_DB_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -53,9 +54,12 @@ def ensure_builtin_roles(role_model, using=DEFAULT_DB_ALIAS):
     return roles
 
 
-def grant_builtin(sender, app_config=None, using=DEFAULT_DB_ALIAS, apps=None, **kwargs):
-    """`post_migrate` receiver: grant the built-in roles the permissions of `app_config`'s app."""
-    if app_config is None or app_config.label not in PORTAL_APPS or apps is None:
+def grant_builtin(sender, app_config=None, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs):
+    """`post_migrate` receiver: grant the built-in roles the permissions of `app_config`'s app.
+
+    `migrate` passes the migration state's `apps`; `flush` (and so test teardown) passes none.
+    """
+    if app_config is None or app_config.label not in PORTAL_APPS:
         return
     try:
         role_model = apps.get_model("rbac", "Role")

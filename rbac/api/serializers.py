@@ -119,6 +119,9 @@ class RoleListSerializer(serializers.Serializer):
 
 
 class UserRoleAddSerializer(RoleListSerializer):
-    """`{"user": id, "roles": [ids]}` (or `"role": id`)."""
+    """`{"user": id, "roles": [ids]}` (or `"role": id`); at least one role."""
 
+    roles = serializers.PrimaryKeyRelatedField(
+        queryset=Role.objects.all(), many=True, allow_empty=False
+    )
     user = serializers.PrimaryKeyRelatedField(queryset=get_user_model()._default_manager.all())

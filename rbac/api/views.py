@@ -337,8 +337,8 @@ class UserRoleViewSet(QueryCodesMixin, EnvelopeModelViewSet):
 
     def create(self, request, *args, **kwargs):
         body = _body(request, codes.USER_ROLE_ADD_BAD_PARAMS)
-        roles = _roles(request, body, codes.USER_ROLE_ADD_BAD_PARAMS)
-        serializer = UserRoleAddSerializer(data={"user": body.get("user"), "roles": roles})
+        fields = {"user": body.get("user"), "roles": _role_ids(request, body)}
+        serializer = UserRoleAddSerializer(data={k: v for k, v in fields.items() if v is not None})
         data = _validate(serializer, lambda errors: codes.USER_ROLE_ADD_BAD_PARAMS)
         services.add_roles(request.user, data["user"], data["roles"])
         return self._answer(data["user"], codes.USER_ROLE_ADDED, http_status.HTTP_201_CREATED)

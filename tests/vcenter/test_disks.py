@@ -256,6 +256,7 @@ def test_add_disks_answers_2101_without_disks(api, vm, vsphere, body):
         {"disks": [{"type": "thin", "size": 1}], "datastore": 999999},
         {"disks": [{"type": "thin", "size": 1}], "datastore": 10**30},
         {"disks": [{"type": "thin", "size": 1}], "datastore": ["LocalDS_0"]},
+        {"disks": [{"type": "thin", "size": 1}], "datastore": "Local\x00DS"},
     ],
 )
 def test_add_disks_answers_2102_for_a_malformed_list(api, vm, vsphere, extra):

@@ -140,6 +140,7 @@ def test_add_e1000e_adapter_on_a_distributed_port_group_by_id(api, vm, vsphere):
         {"network": "VM Network", "adapter_type": 3},
         {"network": "VM Network", "connected": "maybe"},
         {"network": "DVS0-DVUplinks-9"},
+        {"network": "VM\x00Network"},
     ],
 )
 def test_add_network_adapter_answers_2201_for_bad_input(api, vm, vsphere, body):

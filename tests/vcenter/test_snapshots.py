@@ -139,6 +139,7 @@ def test_create_snapshot_answers_2301_without_a_name(api, vm, vsphere, extra):
     [
         {"snapshot_name": ["a"]},
         {"snapshot_name": "x" * 256},
+        {"snapshot_name": "nul\x00name"},
         {"snapshot_name": "ok", "memory": "perhaps"},
         {"snapshot_name": "ok", "quiesce": None},
         {"snapshot_name": "ok", "description": {"a": 1}},
@@ -442,7 +443,7 @@ def test_snapshot_changes_need_the_snapshot_permission(vm, vsphere):
 
 @pytest.mark.worker
 def test_worker_reverts_a_snapshot(celery_worker, fresh_platform, vsphere, admin_user):
-    services.start_sync(fresh_platform)
+    wait_for_task_log(services.start_sync(fresh_platform).pk)
     vm = VirtualMachine.objects.get(platform=fresh_platform, name="DC0_H0_VM0")
     api = api_client_for(admin_user)
     first = create(api, vm, "first")

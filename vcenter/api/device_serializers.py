@@ -5,6 +5,7 @@ Request serializers check types and ranges only; the rules that need vCenter or 
 serializers describe the plain dicts the service returns, for the schema and for a stable shape.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from vcenter.devices import NIC_ADD_TYPES
@@ -22,8 +23,9 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]})
 class ReferenceField(serializers.Field):
-    """A mirror id (positive integer) or a name (non-blank string)."""
+    """A mirror id (positive integer) or a name (non-blank string without NUL characters)."""
 
     default_error_messages = {"invalid": "give an id (integer) or a name (string)"}
 
@@ -38,7 +40,12 @@ class ReferenceField(serializers.Field):
             if data <= 0:
                 self.fail("invalid")
             return data
-        if isinstance(data, str) and data.strip() and len(data) <= self.max_length:
+        if (
+            isinstance(data, str)
+            and data.strip()
+            and len(data) <= self.max_length
+            and "\x00" not in data
+        ):
             return data.strip()
         self.fail("invalid")
         return None  # pragma: no cover

@@ -117,7 +117,11 @@ class VirtualDiskListView(APIView):
             codes.DISK_ADDED, DisksAddedSerializer(result).data, status=http_status.HTTP_201_CREATED
         )
 
-    @extend_schema(request=DiskRefSerializer, responses={200: DiskSerializer})
+    @extend_schema(
+        operation_id="vcenter_vms_disks_destroy_by_body",
+        request=DiskRefSerializer,
+        responses={200: DiskSerializer},
+    )
     def delete(self, request, vm_id):
         vm = devices.get_vm(
             vm_id, invalid_code=codes.DISK_DELETE_BAD_PARAMS, missing_code=codes.DISK_VM_NOT_FOUND
@@ -210,7 +214,11 @@ class NetworkAdapterListView(APIView):
             codes.NIC_ADDED, NicSerializer(nic).data, status=http_status.HTTP_201_CREATED
         )
 
-    @extend_schema(request=NicRefSerializer, responses={200: NicSerializer})
+    @extend_schema(
+        operation_id="vcenter_vms_networks_destroy_by_body",
+        request=NicRefSerializer,
+        responses={200: NicSerializer},
+    )
     def delete(self, request, vm_id):
         vm = devices.get_vm(
             vm_id, invalid_code=codes.NIC_NOT_FOUND, missing_code=codes.NIC_NOT_FOUND
@@ -256,7 +264,9 @@ class SnapshotListView(APIView):
 
     action_permissions = {"get": [VIEW], "post": [SNAPSHOT], "delete": [SNAPSHOT]}
 
-    @extend_schema(responses={200: SnapshotTreeSerializer})
+    @extend_schema(
+        operation_id="vcenter_vms_snapshots_tree", responses={200: SnapshotTreeSerializer}
+    )
     def get(self, request, vm_id):
         vm = devices.get_vm(
             vm_id,
@@ -311,7 +321,11 @@ class SnapshotListView(APIView):
             status=http_status.HTTP_201_CREATED,
         )
 
-    @extend_schema(request=SnapshotDeleteSerializer, responses={200: None})
+    @extend_schema(
+        operation_id="vcenter_vms_snapshots_destroy_by_body",
+        request=SnapshotDeleteSerializer,
+        responses={200: None},
+    )
     def delete(self, request, vm_id):
         vm = devices.get_vm(
             vm_id,

@@ -56,3 +56,16 @@ class SystemConfigAdmin(admin.ModelAdmin):
             after=services.config_summary(obj),
             message="changed in the admin: " + ", ".join(form.changed_data),
         )
+
+    def delete_model(self, request, obj):
+        before, pk = services.config_summary(obj), obj.pk
+        super().delete_model(request, obj)
+        record_event(
+            request.user,
+            "delete",
+            object_type=SystemConfig._meta.label,
+            object_id=pk,
+            object_repr=before["name"],
+            before=before,
+            message="deleted in the admin",
+        )

@@ -1,10 +1,10 @@
-from django.urls import path
+from django.urls import re_path
 
 from . import views
 
 urlpatterns = [
-    path("system-config", views.SystemConfigView.as_view(), name="systemconfig-detail"),
-    path("system-config/", views.SystemConfigView.as_view()),
-    path("system-config/logo", views.SystemConfigLogoView.as_view(), name="systemconfig-logo"),
-    path("system-config/logo/", views.SystemConfigLogoView.as_view()),
+    re_path(r"^system-config/?$", views.SystemConfigView.as_view(), name="systemconfig-detail"),
+    re_path(
+        r"^system-config/logo/?$", views.SystemConfigLogoView.as_view(), name="systemconfig-logo"
+    ),
 ]

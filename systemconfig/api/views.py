@@ -92,7 +92,10 @@ class SystemConfigLogoView(APIView):
             raise ApiError(codes.LOGO_CONFIG_NOT_FOUND, http_status.HTTP_404_NOT_FOUND)
         return config
 
-    @extend_schema(request={"multipart/form-data": LogoUploadSerializer})
+    @extend_schema(
+        request={"multipart/form-data": LogoUploadSerializer},
+        responses={200: SystemConfigSerializer},
+    )
     def post(self, request):
         # Refuse an oversized upload by its declared length, before parsing the body.
         declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -106,7 +109,7 @@ class SystemConfigLogoView(APIView):
 
     put = post
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: SystemConfigSerializer})
     def delete(self, request):
         config = services.remove_logo(request.user, self._config())
         data = SystemConfigSerializer(config, context={"request": request}).data

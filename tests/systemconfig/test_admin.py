@@ -79,3 +79,14 @@ def test_admin_logo_must_be_a_real_image(admin_client_):
     assert response.status_code == 200  # the form again, with the error
     config.refresh_from_db()
     assert not config.logo
+
+
+def test_admin_delete_of_configuration_writes_event(admin_client_):
+    config = SystemConfig.objects.create(name="Gone")
+    response = admin_client_.post(
+        f"/admin/systemconfig/systemconfig/{config.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not SystemConfig.objects.exists()
+    event = EventLog.objects.get(action="delete")
+    assert event.object_repr == "Gone" and event.before["name"] == "Gone"

@@ -186,9 +186,36 @@ def _datastore(vm, ref, error_code):
         raise validation_error(error_code, {"datastore": ["unknown datastore"]})
     if not datastore.accessible:
         raise validation_error(error_code, {"datastore": ["the datastore is not accessible"]})
+    if datastore.datacenter_id != vm.datacenter_id:
+        raise validation_error(
+            error_code, {"datastore": ["the datastore is in another datacenter"]}
+        )
     # Whether the VM's host mounts it is left to vCenter: vcsim's `Datastore.host` names only one
     # of the hosts that mount a shared datastore, so the mirror's links cannot be trusted for it.
     return datastore
+
+
+def _check_space(vm, target, disks):
+    """Refuse thick disks that do not fit the datastore's free space as last synced.
+
+    vcsim never checks free space; a real vCenter fails the reconfiguration late. Thin disks
+    take space as they fill, so only thick ones are counted.
+    """
+    needed_gb = sum(disk["size"] for disk in disks if disk["type"] != "thin")
+    if not needed_gb:
+        return
+    if target is None:
+        # The VM's home datastore, named in its configuration file's path.
+        home = vc_devices.split_datastore_path(vm.vm_path)[0]
+        target = Datastore.objects.filter(
+            platform=vm.platform_id, datacenter=vm.datacenter_id, name=home
+        ).first()
+    if target is not None and needed_gb * 1024**3 > target.free_bytes:
+        free_gb = target.free_bytes // 1024**3
+        raise validation_error(
+            codes.DISK_BAD_PARAMS,
+            {"disks": [f"thick disks need {needed_gb} GB; {target.name} has {free_gb} GB free"]},
+        )
 
 
 def add_disks(vm, disks, datastore=None, user=None):
@@ -203,8 +230,11 @@ def add_disks(vm, disks, datastore=None, user=None):
             detail=f"at most {MAX_NEW_DISKS} disks fit on a VM",
         )
     target = _datastore(vm, datastore, codes.DISK_BAD_PARAMS)
+    _check_space(vm, target, disks)
 
     # Plan where each disk goes from the devices the VM has now.
+    # TODO(#6): serialise changes to one VM (a cache lock) so that two concurrent requests cannot
+    # plan the same unit; today vCenter refuses the second with InvalidDeviceSpec (2102, 409).
     hardware = _read_devices(vm, codes.DISK_VM_NOT_FOUND, codes.DISK_BAD_PARAMS)
     new_controllers, slots = plan_disk_slots(hardware["controllers"], len(disks))
     specs = [

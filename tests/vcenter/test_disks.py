@@ -217,6 +217,23 @@ def test_add_disks_on_a_chosen_datastore(api, vm, vsphere, by):
     assert added.backing.fileName.startswith("[LocalDS_0] ")
 
 
+@pytest.mark.parametrize("datastore", [None, "LocalDS_0"])
+def test_add_thick_disks_larger_than_the_free_space_answers_2102(api, vm, vsphere, datastore):
+    """vcsim never checks free space, so the portal does, from the last synced free space."""
+    extra = {"datastore": datastore} if datastore else {}
+    response = add(
+        api, vm, [{"type": "thin", "size": 1}, {"type": "thick", "size": 60000}], **extra
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == codes.DISK_BAD_PARAMS.number
+    assert "LocalDS_0 has" in body["data"]["errors"]["disks"][0]
+    assert len(vc_disks(vsphere, vm)) == 1
+    # Thin disks take space as they fill: the same size is accepted.
+    response = add(api, vm, [{"type": "thin", "size": 60000}], **extra)
+    assert response.status_code == 201
+
+
 def test_add_disks_writes_an_event_and_refreshes_the_vm(api, vm, vsphere):
     before = VirtualMachine.objects.get(pk=vm.pk).synced_at
     add(api, vm, [{"type": "thin", "size": 1}])
@@ -413,8 +430,13 @@ def test_get_one_disk_by_key(api, vm, vsphere):
 # Permissions
 
 
-def test_disk_routes_need_sign_in(anon_api, vm):
-    assert anon_api.get(f"/api/vcenter/vms/{vm.pk}/disks").status_code == 401
+@pytest.mark.parametrize("resource", ["disks", "networks", "snapshots"])
+def test_device_routes_need_sign_in(anon_api, vm, resource):
+    response = anon_api.get(f"/api/vcenter/vms/{vm.pk}/{resource}")
+    assert response.status_code == 401
+    assert response.json()["code"] == codes.NOT_AUTHENTICATED.number
+    response = anon_api.post(f"/api/vcenter/vms/{vm.pk}/{resource}", {}, format="json")
+    assert response.status_code == 401
 
 
 def test_disk_changes_need_the_disk_permission(vm, vsphere):
@@ -429,6 +451,6 @@ def test_disk_changes_need_the_disk_permission(vm, vsphere):
     assert len(vc_disks(vsphere, vm)) == 1
 
     user.user_permissions.add(Permission.objects.get(codename="disk_virtualmachine"))
-    client = api_client_for(UserFactory._meta.model.objects.get(pk=user.pk))
+    client = api_client_for(type(user).objects.get(pk=user.pk))
     assert add(client, vm, [{"type": "thin", "size": 1}]).status_code == 201
     assert len(vc_disks(vsphere, vm)) == 2

@@ -242,6 +242,16 @@ def plan_migrate(user, vm, data):
     )
 
 
+def _power_back_on(client, moid):
+    """Power a VM on again after a cold migration; False (logged) when vCenter refuses."""
+    try:
+        wait(client, client.call(vc.start_power, moid, "on"))
+    except VCenterError:
+        logger.warning("could not power VM %s back on after migrating it", moid, exc_info=True)
+        return False
+    return True
+
+
 def run_migrate(run, platform_id, moid, plan):
     """Carry out a cold migration plan inside the task."""
     failure = codes.VM_MIGRATE_FAILED
@@ -249,7 +259,13 @@ def run_migrate(run, platform_id, moid, plan):
     client = client_for_platform(platform)
     try:
         before = client.call(vc.read_state, moid)
-        powered_off = False
+    except VCenterError as exc:
+        raise task_failure(failure, exc) from exc
+
+    # Power off if the caller allowed it, relocate, and power back on.
+    powered_off = False
+    task_moid = None
+    try:
         if before["power_state"] == POWERED_ON:
             if not plan.get("power_off"):
                 raise TaskFailed(failure, "The VM was powered on after the request was accepted.")
@@ -258,10 +274,13 @@ def run_migrate(run, platform_id, moid, plan):
         task_moid = client.call(vc.start_relocate, moid, plan)
         run.progress(0, task_moid)
         wait(client, task_moid, run.progress)
-        if powered_off:
-            wait(client, client.call(vc.start_power, moid, "on"))
     except VCenterError as exc:
+        # Leave the VM running if it ran, and mirrored as vCenter has it now.
+        if powered_off:
+            _power_back_on(client, moid)
+        refresh_mirror(platform, moid)
         raise task_failure(failure, exc) from exc
+    powered_on_again = _power_back_on(client, moid) if powered_off else None
 
     vm = refresh_mirror(platform, moid)
     after = {"host": plan.get("host"), "resource_pool": plan.get("resource_pool")}
@@ -280,5 +299,6 @@ def run_migrate(run, platform_id, moid, plan):
         "moid": moid,
         "vcenter_task": task_moid,
         "power_cycled": powered_off,
+        "powered_on_again": powered_on_again,
         **after,
     }

@@ -1,6 +1,20 @@
 import django_filters
+from django import forms
 
 from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
+
+BIGINT_MAX = 2**63 - 1
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number within the database's range (no decimals, no overflow)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", -BIGINT_MAX)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)
 
 
 class LogFilterSet(django_filters.FilterSet):
@@ -8,7 +22,7 @@ class LogFilterSet(django_filters.FilterSet):
 
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    user = django_filters.NumberFilter(field_name="user_id")
+    user = IntegerFilter(field_name="user_id")
     request_id = django_filters.CharFilter()
 
 
@@ -16,10 +30,10 @@ class RequestLogFilterSet(LogFilterSet):
     username = django_filters.CharFilter(lookup_expr="iexact")
     method = django_filters.CharFilter(lookup_expr="iexact")
     path = django_filters.CharFilter(lookup_expr="icontains")
-    status = django_filters.NumberFilter()
-    status_min = django_filters.NumberFilter(field_name="status", lookup_expr="gte")
-    status_max = django_filters.NumberFilter(field_name="status", lookup_expr="lte")
-    code = django_filters.NumberFilter()
+    status = IntegerFilter()
+    status_min = IntegerFilter(field_name="status", lookup_expr="gte")
+    status_max = IntegerFilter(field_name="status", lookup_expr="lte")
+    code = IntegerFilter()
     client_ip = django_filters.CharFilter()
 
     class Meta:
@@ -63,7 +77,7 @@ class EventLogFilterSet(LogFilterSet):
 class TaskLogFilterSet(LogFilterSet):
     status = django_filters.ChoiceFilter(choices=TaskLogStatusChoices.choices)
     name = django_filters.CharFilter()
-    code = django_filters.NumberFilter()
+    code = IntegerFilter()
     object_type = django_filters.CharFilter(lookup_expr="iexact")
     object_id = django_filters.CharFilter()
 

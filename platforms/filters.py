@@ -1,6 +1,18 @@
 import django_filters
+from django import forms
 
 from .models import CloudPlatform, PlatformType
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A primary key: a whole number within the database's range."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class PlatformTypeFilterSet(django_filters.FilterSet):
@@ -12,7 +24,7 @@ class PlatformTypeFilterSet(django_filters.FilterSet):
 
 
 class CloudPlatformFilterSet(django_filters.FilterSet):
-    platform_type = django_filters.NumberFilter(field_name="platform_type_id")
+    platform_type = IdFilter(field_name="platform_type_id")
     platform_type_name = django_filters.CharFilter(field_name="platform_type__name")
     name = django_filters.CharFilter(lookup_expr="icontains")
     host = django_filters.CharFilter(lookup_expr="icontains")

@@ -113,7 +113,7 @@ def test_get_log_returns_x30(api, log):
 
 
 def test_get_unknown_log_returns_x11(api, log):
-    for pk in ("987654", "abc"):
+    for pk in ("987654", "abc", "9" * 25):
         response = api.get(f"{log.url}{pk}")
         assert response.status_code == 404
         assert response.json()["code"] == log.not_found.number
@@ -121,7 +121,13 @@ def test_get_unknown_log_returns_x11(api, log):
 
 @pytest.mark.parametrize(
     "params",
-    [{"created_after": "yesterday"}, {"created_before": "2024-13-45"}, {"user": "me"}],
+    [
+        {"created_after": "yesterday"},
+        {"created_before": "2024-13-45"},
+        {"user": "me"},
+        {"user": "9" * 25},
+        {"user": "1.5"},
+    ],
 )
 def test_list_logs_with_bad_filter_returns_x31(api, log, params):
     response = api.get(log.url, params)

@@ -302,14 +302,15 @@ def test_get_platform_returns_1530(api):
 
 
 def test_get_unknown_platform_returns_1531(api):
-    for pk in ("424242", "not-a-number"):
+    for pk in ("424242", "not-a-number", "9" * 25):
         response = api.get(_detail(pk))
         assert response.status_code == 404
         assert response.json()["code"] == codes.PLATFORM_QUERY_FAILED.number
 
 
-def test_list_platforms_with_bad_filter_returns_1531(api):
-    response = api.get(URL, {"platform_type": "abc"})
+@pytest.mark.parametrize("value", ["abc", "9" * 25, "1.5", "-3"])
+def test_list_platforms_with_bad_filter_returns_1531(api, value):
+    response = api.get(URL, {"platform_type": value})
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == codes.PLATFORM_QUERY_FAILED.number

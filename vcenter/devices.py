@@ -473,6 +473,8 @@ def replace_snapshots(vm, tree):
         "parent_id",
     ]
     with transaction.atomic():
+        # Lock the VM's row so that two readers of one tree do not insert the same snapshot.
+        VirtualMachine.objects.select_for_update().filter(pk=vm.pk).values_list("pk").first()
         existing = {row.moid: row for row in Snapshot.objects.filter(vm=vm)}
         rows, changed = {}, []
         for node, parent in _flatten(tree["roots"]):

@@ -158,8 +158,8 @@ def test_create_snapshot_refuses_malformed_fields(api, vm, vsphere, extra):
 
 
 def test_list_snapshots_of_a_vm_without_any(api, vm, django_assert_max_num_queries):
-    # Savepoints count: the reads are the user, the VM and its snapshot rows.
-    with django_assert_max_num_queries(8):
+    # Savepoints count: the reads are the user, the VM, its row lock and its snapshot rows.
+    with django_assert_max_num_queries(9):
         response = api.get(f"/api/vcenter/vms/{vm.pk}/snapshots")
     assert response.status_code == 200
     assert response.json()["code"] == codes.SNAPSHOT_QUERY_OK.number
@@ -169,7 +169,7 @@ def test_list_snapshots_of_a_vm_without_any(api, vm, django_assert_max_num_queri
 def test_list_snapshots_as_a_tree_with_the_current_one_marked(
     api, vm, vsphere, branch, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = api.get(f"/api/vcenter/vms/{vm.pk}/snapshots/")
     body = response.json()
     assert body["code"] == codes.SNAPSHOT_QUERY_OK.number

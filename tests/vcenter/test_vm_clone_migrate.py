@@ -8,8 +8,8 @@ from pyVmomi import vim
 
 from audit.models import EventLog, TaskLog
 from kstack_naguan.api import codes
-from tests.conftest import api_client_for, assert_vm_matches_vsphere
-from tests.factories import UserFactory
+from tests.conftest import api_client_for, assert_vm_matches_vsphere, wait_for_task_log
+from tests.factories import CloudPlatformFactory, UserFactory
 from vcenter import services
 from vcenter.client import tasks as vc_tasks
 from vcenter.client import vms as vc
@@ -355,3 +355,19 @@ def test_migrate_unknown_vm_and_permission(api, off_vm):
         f"/api/vcenter/vms/{off_vm.pk}/migrate", {"host": "DC0_C0_H0"}, format="json"
     )
     assert denied.status_code == 403
+
+
+@pytest.mark.worker
+def test_worker_clones_vm_and_records_the_vcenter_task(celery_worker, vcsim_fresh, api):
+    platform = CloudPlatformFactory.for_simulator(vcsim_fresh, name="worker-fresh")
+    assert wait_for_task_log(services.start_sync(platform).pk).status == "success"
+    vm = VirtualMachine.objects.get(platform=platform, name="DC0_H0_VM0")
+
+    response = api.post(f"/api/vcenter/vms/{vm.pk}/clone", {"name": "by-worker"}, format="json")
+    assert response.status_code == 202
+    task_log = wait_for_task_log(response.json()["data"]["task_id"])
+    assert task_log.status == "success", task_log.error
+    assert task_log.code == codes.VM_CLONED.number
+    assert task_log.celery_task_id
+    assert task_log.vcenter_task.startswith("task-")
+    assert VirtualMachine.objects.filter(platform=platform, name="by-worker").exists()

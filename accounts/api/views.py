@@ -101,11 +101,24 @@ class LogoutView(APIView):
         return ApiResponse(codes.LOGGED_OUT)
 
 
-def _parse(serializer_class, request, codes_for, partial=False):
-    """Validate the body with `serializer_class`, raising the code `codes_for(errors)` picks."""
+def _body(request):
+    """The body as a plain dict, or None when it is not an object.
+
+    `active`, the seed's name for the flag, is read as `is_active`.
+    """
     if not isinstance(request.data, Mapping):
+        return None
+    body = {key: request.data[key] for key in request.data}
+    if "active" in body and "is_active" not in body:
+        body["is_active"] = body.pop("active")
+    return body
+
+
+def _parse(serializer_class, body, codes_for, partial=False):
+    """Validate `body` with `serializer_class`, raising the code `codes_for(errors)` picks."""
+    if body is None:
         raise ApiError(codes_for({}), data={"errors": {"non_field_errors": ["expected an object"]}})
-    serializer = serializer_class(data=request.data, partial=partial)
+    serializer = serializer_class(data=body, partial=partial)
     if not serializer.is_valid():
         raise ApiError(codes_for(serializer.errors), data={"errors": serializer.errors})
     return serializer.validated_data
@@ -132,12 +145,10 @@ def _update_code(errors):
     return codes.USER_UPDATE_ERROR
 
 
-def _names_no_field(request, fields):
+def _names_no_field(body, fields):
     """1122 when the body names none of `fields` (privileged names are judged before this)."""
-    data = request.data if isinstance(request.data, Mapping) else {}
-    if not set(data) & set(fields):
+    if not set(body or {}) & set(fields):
         raise ApiError(codes.USER_NO_FIELDS, data={"fields": sorted(fields)})
-    return data
 
 
 @extend_schema_view(
@@ -150,7 +161,8 @@ def _names_no_field(request, fields):
 class UserViewSet(EnvelopeModelViewSet):
     """Users: CRUD (1100-1132), the caller's own record (`me`), and passwords.
 
-    PUT and PATCH both change only the fields they name. Roles are assigned through
+    PUT and PATCH both change only the fields they name. The active flag is `is_active`;
+    `active` (the seed's word) is accepted for it. Roles are assigned through
     `/api/user-roles/`, never here.
     """
 
@@ -200,7 +212,7 @@ class UserViewSet(EnvelopeModelViewSet):
             raise services.database_error(codes.USER_QUERY_DB_ERROR) from None
 
     def create(self, request, *args, **kwargs):
-        data = _parse(UserWriteSerializer, request, _create_code)
+        data = _parse(UserWriteSerializer, _body(request), _create_code)
         user = services.create_user(request.user, data)
         return ApiResponse(
             codes.USER_CREATED, UserSerializer(user).data, status=http_status.HTTP_201_CREATED
@@ -208,11 +220,11 @@ class UserViewSet(EnvelopeModelViewSet):
 
     def update(self, request, *args, **kwargs):
         user = self.get_object()
-        raw = request.data if isinstance(request.data, Mapping) else {}
-        services.check_privileged_fields(request.user, raw, target=user)
-        _reject_foreign_fields(raw)
-        _names_no_field(request, UserUpdateSerializer().fields)
-        data = _parse(UserUpdateSerializer, request, _update_code, partial=True)
+        body = _body(request)
+        services.check_privileged_fields(request.user, body or {}, target=user)
+        _reject_foreign_fields(body or {})
+        _names_no_field(body, UserUpdateSerializer().fields)
+        data = _parse(UserUpdateSerializer, body, _update_code, partial=True)
         user = services.update_user(request.user, user, data)
         return ApiResponse(codes.USER_UPDATED, UserSerializer(user).data)
 
@@ -231,24 +243,28 @@ class UserViewSet(EnvelopeModelViewSet):
     def me(self, request):
         if request.method == "GET":
             return ApiResponse(codes.USER_QUERY_OK, ProfileSerializer(request.user).data)
-        raw = request.data if isinstance(request.data, Mapping) else {}
-        named = sorted(set(raw) & {"is_active", *services.PRIVILEGED_FIELDS, *services.ROLE_FIELDS})
+        body = _body(request) or {}
+        named = sorted(
+            set(body) & {"is_active", *services.PRIVILEGED_FIELDS, *services.ROLE_FIELDS}
+        )
         if named:
             raise ApiError(
                 codes.PERMISSION_DENIED,
                 http_status.HTTP_403_FORBIDDEN,
                 detail=f"you cannot set {', '.join(named)} on yourself",
             )
-        _reject_foreign_fields(raw)
-        _names_no_field(request, services.SELF_FIELDS)
-        data = _parse(ProfileUpdateSerializer, request, _update_code, partial=True)
+        _reject_foreign_fields(body)
+        _names_no_field(body, services.SELF_FIELDS)
+        data = _parse(ProfileUpdateSerializer, body, _update_code, partial=True)
         user = services.update_user(request.user, request.user, data)
         return ApiResponse(codes.USER_UPDATED, ProfileSerializer(user).data)
 
     @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
     @action(detail=False, methods=["post"], url_path="me/password")
     def me_password(self, request):
-        data = _parse(PasswordChangeSerializer, request, lambda errors: codes.USER_UPDATE_ERROR)
+        data = _parse(
+            PasswordChangeSerializer, _body(request), lambda errors: codes.USER_UPDATE_ERROR
+        )
         tokens = services.change_own_password(
             request.user, data["old_password"], data["new_password"]
         )
@@ -259,7 +275,9 @@ class UserViewSet(EnvelopeModelViewSet):
     def set_password(self, request, pk=None):
         user = self.get_object()
         services.check_privileged_fields(request.user, {}, target=user)
-        data = _parse(PasswordResetSerializer, request, lambda errors: codes.USER_UPDATE_ERROR)
+        data = _parse(
+            PasswordResetSerializer, _body(request), lambda errors: codes.USER_UPDATE_ERROR
+        )
         services.reset_password(request.user, user, data["password"])
         return ApiResponse(codes.PASSWORD_CHANGED)
 

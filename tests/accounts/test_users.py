@@ -384,3 +384,15 @@ def test_superuser_may_grant_staff_status(api):
     bob = UserFactory(username="bob")
     response = api.patch(f"/api/users/{bob.pk}", {"is_staff": True}, format="json")
     assert expect(response, 200, codes.USER_UPDATED)["is_staff"] is True
+
+
+def test_active_flag_is_also_accepted_under_the_seeds_name(api):
+    response = api.post("/api/users/", new_user(active="yes"), format="json")
+    assert "is_active" in error_fields(expect(response, 400, codes.USER_BAD_ACTIVE))
+    data = expect(api.post("/api/users/", new_user(active=False), format="json"), 201, 1100)
+    assert data["is_active"] is False
+    response = api.patch(f"/api/users/{data['id']}", {"active": True}, format="json")
+    assert expect(response, 200, codes.USER_UPDATED)["is_active"] is True
+    response = api.patch(f"/api/users/{data['id']}", {"active": "on"}, format="json")
+    expect(response, 400, codes.USER_BAD_ACTIVE)
+    assert User.objects.get(pk=data["id"]).is_active

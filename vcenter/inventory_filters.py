@@ -6,6 +6,8 @@ empty page that looks like a valid answer.
 """
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from platforms.models import CloudPlatform
 
@@ -21,8 +23,13 @@ from .models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.ModelChoiceFilter):
+    """A row named by its id; an id that names nothing is a validation error."""
+
+
 def _by_id(model, field_name):
-    return django_filters.ModelChoiceFilter(queryset=model.objects.all(), field_name=field_name)
+    return IdFilter(queryset=model.objects.all(), field_name=field_name)
 
 
 class DatastoreFilterSet(django_filters.FilterSet):
@@ -75,7 +82,7 @@ class ResourcePoolFilterSet(django_filters.FilterSet):
     platform = _by_id(CloudPlatform, "platform")
     datacenter = _by_id(Datacenter, "datacenter")
     cluster = _by_id(Cluster, "cluster")
-    host = django_filters.ModelChoiceFilter(queryset=Host.objects.all(), method="filter_host")
+    host = IdFilter(queryset=Host.objects.all(), method="filter_host")
 
     class Meta:
         model = ResourcePool

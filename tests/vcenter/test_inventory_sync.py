@@ -9,6 +9,7 @@ from unittest import mock
 
 import pytest
 from django.db import DatabaseError
+from pyVmomi import vim
 
 from audit.models import EventLog, TaskLog
 from kstack_naguan.api import codes
@@ -16,7 +17,7 @@ from platforms.models import CloudPlatform
 from tests.conftest import VCSIM_PASSWORD
 from tests.factories import CloudPlatformFactory
 from vcenter import services, sync, tasks
-from vcenter.models import Datastore, Host, IsoImage, VirtualMachine
+from vcenter.models import Datacenter, Datastore, Host, IsoImage, VirtualMachine
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,37 @@ def test_sync_finds_iso_image_dropped_on_datastore(api, fresh_platform, vcsim_fr
     # vCenter's own datastore browser sees the file under the same path.
     [ds] = [d for d in vsphere.rootFolder.childEntity[0].datastore if d.name == "LocalDS_0"]
     assert ds.summary.url.rstrip("/") == str(iso.parent.parent).rstrip("/")
+
+
+@pytest.mark.parametrize("by", ["id", "path"])
+def test_synced_iso_image_backs_the_cdrom_of_a_new_vm(
+    api, fresh_platform, vcsim_fresh, vsphere, by
+):
+    drop_iso(vcsim_fresh, "isos/test.iso")
+    run_sync(fresh_platform)
+    [image] = api.get("/api/vcenter/images").json()["data"]["results"]
+
+    body = {
+        "name": "from-iso",
+        "platform": fresh_platform.pk,
+        "datacenter": Datacenter.objects.get(platform=fresh_platform).pk,
+        "cluster": "DC0_C0",
+        "datastore": "LocalDS_0",
+        "cpu": 1,
+        "memory_mb": 512,
+        "guest_id": "ubuntu64Guest",
+        "disks": [{"type": "thin", "size": 1}],
+        "networks": ["VM Network"],
+        "iso": image["id"] if by == "id" else image["path"],
+    }
+    response = api.post("/api/vcenter/vms", body, format="json")
+    assert response.status_code == 202, response.json()
+    task_log = TaskLog.objects.get(pk=response.json()["data"]["task_id"])
+    assert task_log.status == "success", task_log.error
+
+    vm = vim.VirtualMachine(task_log.result["moid"], vsphere.propertyCollector._stub)
+    [cdrom] = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualCdrom)]
+    assert cdrom.backing.fileName == "[LocalDS_0] isos/test.iso"
 
 
 def test_sync_follows_iso_images_that_change_or_vanish(fresh_platform, vcsim_fresh):

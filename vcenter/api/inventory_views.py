@@ -4,6 +4,7 @@ import logging
 
 from django.db import DatabaseError
 from django.db.models import Count, F, Prefetch
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework import status as http_status
@@ -48,7 +49,8 @@ class SyncView(APIView):
     action_permissions = {"post": ["vcenter.sync_inventory"]}
 
     @extend_schema(
-        request=SyncRequestSerializer, responses={202: TaskAcceptedSerializer(many=True)}
+        request=SyncRequestSerializer,
+        responses={202: TaskAcceptedSerializer(many=True), 409: OpenApiTypes.OBJECT},
     )
     def post(self, request):
         serializer = SyncRequestSerializer(data=request.data)
@@ -100,7 +102,10 @@ class TreeView(APIView):
 
     action_permissions = {"get": ["vcenter.view_virtualmachine"]}
 
-    @extend_schema(parameters=[OpenApiParameter("platform", int, required=False)])
+    @extend_schema(
+        parameters=[OpenApiParameter("platform", int, required=False)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         raw = request.query_params.get("platform")
         if raw not in (None, "") and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):

@@ -35,3 +35,27 @@ class StrictBooleanField(serializers.BooleanField):
                 self.fail("blank")
         self.fail("invalid", input=data)
         return None  # unreachable: fail() raises
+
+
+class PrimaryKeyListField(serializers.ListField):
+    """A list of ids resolved to objects of `queryset` with one query (not one per id).
+
+    Ids must be integers within a 64-bit key; an unknown id is an error naming it. The result
+    keeps the order given, without duplicates.
+    """
+
+    default_error_messages = {"unknown": _("Unknown id(s): {ids}.")}
+
+    def __init__(self, queryset, **kwargs):
+        self.queryset = queryset
+        kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=2**63 - 1))
+        kwargs.setdefault("max_length", 1000)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        ids = list(dict.fromkeys(super().to_internal_value(data)))
+        found = self.queryset.in_bulk(ids)
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            self.fail("unknown", ids=", ".join(str(pk) for pk in missing[:20]))
+        return [found[pk] for pk in ids]

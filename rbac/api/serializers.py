@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import StrictBooleanField
+from accounts.api.fields import PrimaryKeyListField, StrictBooleanField
 from accounts.api.serializers import RoleRefSerializer
 from rbac import services
 from rbac.models import Menu, Role
@@ -87,11 +87,9 @@ class RoleWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
     description = serializers.CharField(max_length=255)
     permissions = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, max_length=10000
+        child=serializers.CharField(max_length=255), required=False, max_length=1000
     )
-    menus = serializers.PrimaryKeyRelatedField(
-        queryset=Menu.objects.all(), many=True, required=False
-    )
+    menus = PrimaryKeyListField(queryset=Menu.objects.all(), required=False)
 
     REQUIRED = ("name", "description")
 
@@ -115,13 +113,11 @@ class UserRoleSerializer(serializers.ModelSerializer):
 class RoleListSerializer(serializers.Serializer):
     """`{"roles": [ids]}` (or `{"role": id}`): the roles to give, take or set."""
 
-    roles = serializers.PrimaryKeyRelatedField(queryset=Role.objects.all(), many=True)
+    roles = PrimaryKeyListField(queryset=Role.objects.all())
 
 
 class UserRoleAddSerializer(RoleListSerializer):
     """`{"user": id, "roles": [ids]}` (or `"role": id`); at least one role."""
 
-    roles = serializers.PrimaryKeyRelatedField(
-        queryset=Role.objects.all(), many=True, allow_empty=False
-    )
+    roles = PrimaryKeyListField(queryset=Role.objects.all(), allow_empty=False)
     user = serializers.PrimaryKeyRelatedField(queryset=get_user_model()._default_manager.all())

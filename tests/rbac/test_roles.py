@@ -79,6 +79,10 @@ def test_create_role_when_database_fails_returns_1303(api):
         ({"permissions": ["no-dot"]}, "permissions"),
         ({"permissions": "vcenter.view_virtualmachine"}, "permissions"),
         ({"menus": [999999]}, "menus"),
+        ({"menus": [10**30]}, "menus"),
+        ({"menus": "1,2"}, "menus"),
+        ({"menus": list(range(1, 5000))}, "menus"),
+        ({"permissions": ["a.b"] * 5000}, "permissions"),
         ({"name": "n" * 151}, "name"),
     ],
 )
@@ -253,3 +257,16 @@ def test_roles_need_rbac_permissions():
     expect(client.get("/api/roles/"), 403, codes.PERMISSION_DENIED)
     body = {"name": "x", "description": "y"}
     expect(client.post("/api/roles/", body, format="json"), 403, codes.PERMISSION_DENIED)
+
+
+def test_create_role_with_unicode_name_and_many_known_permissions(
+    api, django_assert_max_num_queries
+):
+    from django.contrib.auth.models import Permission
+
+    names = [f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.all()[:200]]
+    body = {"name": "运维人员 🚀", "description": "描述", "permissions": names * 2}
+    with django_assert_max_num_queries(20):
+        data = expect(api.post("/api/roles/", body, format="json"), 201, codes.ROLE_CREATED)
+    assert data["name"] == "运维人员 🚀"
+    assert data["permissions"] == sorted(set(names))

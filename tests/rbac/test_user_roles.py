@@ -56,6 +56,9 @@ def test_add_single_role_keeps_the_ones_held(api, bob):
         {"user": "USER", "roles": [None]},
         {"user": "USER", "roles": [{"id": 1}]},
         {"user": "USER", "roles": []},
+        {"user": "USER", "roles": [10**30]},
+        {"user": 10**30, "roles": ["ROLE"]},
+        {"user": "USER", "roles": list(range(10**6, 10**6 + 2000))},
         ["USER", "ROLE"],
     ],
 )

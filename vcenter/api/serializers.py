@@ -5,6 +5,7 @@ against the mirror and vCenter. A field whose problem has a seed code of its own
 
 import json
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from vcenter import operations
@@ -77,6 +78,7 @@ class VirtualMachineSerializer(serializers.ModelSerializer):
         return sorted(net.name for net in vm.networks.all())
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class ObjectRefField(serializers.Field):
     """An inventory object named by its id (a JSON integer) or by moid or name (a string)."""
 
@@ -103,6 +105,19 @@ class ObjectRefField(serializers.Field):
 DISK_EXAMPLE = '[{"type": "thin", "size": 10}]'
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["type", "size"],
+            "properties": {
+                "type": {"type": "string", "enum": ["thin", "thick", "eagerZeroedThick"]},
+                "size": {"type": "integer", "minimum": 1, "description": "GB"},
+            },
+        },
+    }
+)
 class DiskListField(serializers.Field):
     """Disks as a JSON list (or its text) of `{"type": thin|thick|eagerZeroedThick, "size": GB}`.
 

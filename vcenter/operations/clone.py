@@ -6,19 +6,9 @@ from audit.services import TaskFailed, enqueue, record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 
-from ..client import (
-    VCenterError,
-    VCenterNotFound,
-    client_for_platform,
-)
+from ..client import VCenterError, VCenterNotFound, client_for_platform
 from ..client import vms as vc
-from ..models import (
-    Datacenter,
-    Datastore,
-    Folder,
-    Host,
-    ResourcePool,
-)
+from ..models import Datacenter, Datastore, Host, ResourcePool
 from .common import (
     POWERED_ON,
     clean_name,
@@ -30,6 +20,7 @@ from .common import (
     mounted,
     refresh_mirror,
     refuse_taken_name,
+    refuse_taken_name_in_task,
     refused,
     root_pool,
     task_failure,
@@ -134,11 +125,7 @@ def run_clone(run, platform_id, source, plan):
     failure = codes.VM_CLONE_FAILED
     platform = task_platform(platform_id, failure)
     client = client_for_platform(platform)
-    folder = Folder(moid=plan["folder"], name=plan["folder"])
-    try:
-        refuse_taken_name(client, folder, plan["name"], failure)
-    except ApiError as exc:
-        raise TaskFailed(failure, exc.data.get("detail", "")) from exc
+    refuse_taken_name_in_task(client, plan["folder"], plan["name"], failure)
 
     try:
         task_moid = client.call(vc.start_clone, source, plan)

@@ -22,13 +22,7 @@ from ..client import (
     client_for_platform,
 )
 from ..client import vms as vc
-from ..models import (
-    Folder,
-    Host,
-    ResourcePool,
-    VirtualMachine,
-    VirtualMachinePowerStateChoices,
-)
+from ..models import Folder, Host, ResourcePool, VirtualMachine, VirtualMachinePowerStateChoices
 from ..sync import refresh_vm
 
 logger = logging.getLogger(__name__)
@@ -165,16 +159,37 @@ def refresh_mirror(platform, moid):
         return VirtualMachine.objects.filter(platform=platform, moid=moid).first()
 
 
-def refuse_taken_name(client, folder, name, code):
-    """Refuse `name` when the folder already holds a VM of that name (read live)."""
+def taken_name_error(client, folder_moid, name, code, folder_name=None):
+    """The refusal for `name` when the folder already holds a VM of that name (read live).
+
+    Returns None when the name is free. vSphere keeps names unique per folder; vcsim does not.
+    """
     with vcenter_errors(code):
-        taken = client.call(vc.vm_names_in_folder, folder.moid)
-    if display_name(name) in {display_name(n) for n in taken}:
-        raise refused(
-            code,
-            f"A VM named {display_name(name)!r} already exists in folder {folder.name}.",
-            errors={"name": ["A VM of this name already exists in the target folder."]},
-        )
+        taken = client.call(vc.vm_names_in_folder, folder_moid)
+    if display_name(name) not in {display_name(n) for n in taken}:
+        return None
+    return refused(
+        code,
+        f"A VM named {display_name(name)!r} already exists in folder {folder_name or folder_moid}.",
+        errors={"name": ["A VM of this name already exists in the target folder."]},
+    )
+
+
+def refuse_taken_name(client, folder, name, code):
+    """Raise `taken_name_error` for a request that names a mirrored `folder`."""
+    error = taken_name_error(client, folder.moid, name, code, folder.name)
+    if error is not None:
+        raise error
+
+
+def refuse_taken_name_in_task(client, folder_moid, name, code):
+    """Raise `TaskFailed(code)` when a task finds its VM's name taken since it was accepted."""
+    try:
+        error = taken_name_error(client, folder_moid, name, code)
+    except ApiError as exc:
+        raise TaskFailed(code, str(exc.data.get("detail", ""))) from exc
+    if error is not None:
+        raise TaskFailed(code, error.data["detail"])
 
 
 def task_platform(platform_id, code):

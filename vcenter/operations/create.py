@@ -2,21 +2,16 @@
 
 import logging
 
-from audit.services import TaskFailed, enqueue, record_event
+from audit.services import enqueue, record_event
 from kstack_naguan.api import codes
-from kstack_naguan.api.exceptions import ApiError
 
-from ..client import (
-    VCenterError,
-    client_for_platform,
-)
+from ..client import VCenterError, client_for_platform
 from ..client import vms as vc
 from ..client.errors import VCenterTaskFault
 from ..models import (
     Cluster,
     Datacenter,
     Datastore,
-    Folder,
     Host,
     IsoImage,
     Network,
@@ -33,6 +28,7 @@ from .common import (
     mounted,
     refresh_mirror,
     refuse_taken_name,
+    refuse_taken_name_in_task,
     root_pool,
     task_failure,
     task_platform,
@@ -225,11 +221,7 @@ def run_create(run, platform_id, plan):
     client = client_for_platform(platform)
 
     # A name taken since the request was accepted (or by an earlier run of this task).
-    folder = Folder(moid=plan["folder"], name=plan["folder"])
-    try:
-        refuse_taken_name(client, folder, plan["name"], failure)
-    except ApiError as exc:
-        raise TaskFailed(failure, exc.data.get("detail", "")) from exc
+    refuse_taken_name_in_task(client, plan["folder"], plan["name"], failure)
 
     # Create, following the vCenter task; a fault is traced to the device that caused it.
     try:

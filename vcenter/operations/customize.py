@@ -8,12 +8,7 @@ from audit.services import TaskFailed, enqueue, record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 
-from ..client import (
-    VCenterError,
-    VCenterFault,
-    VCenterNotFound,
-    client_for_platform,
-)
+from ..client import VCenterError, VCenterFault, VCenterNotFound, client_for_platform
 from ..client import vms as vc
 from .common import (
     POWERED_ON,

@@ -8,14 +8,9 @@ from audit.services import record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 
-from ..client import (
-    VCenterError,
-    client_for_platform,
-)
+from ..client import VCenterError, client_for_platform
 from ..client import vms as vc
-from ..models import (
-    VirtualMachine,
-)
+from ..models import VirtualMachine
 from ..sync import refresh_vm
 from .common import (
     POWERED_OFF,

@@ -8,6 +8,7 @@ permission, parse, throttling, 404, 405, 415) map to the generic 900 block. Anyt
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status as http_status
@@ -61,6 +62,11 @@ def envelope_exception_handler(exc, context):
     """Turn `exc` into an enveloped `ApiResponse`; every API error passes through here."""
     if isinstance(exc, ApiError):
         return ApiResponse(exc.code, exc.data, status=exc.status)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        # Django raises these while DRF parses the body: the body is over the size cap.
+        return ApiResponse(
+            codes.REQUEST_TOO_LARGE, None, status=http_status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

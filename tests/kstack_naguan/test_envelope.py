@@ -104,3 +104,10 @@ def test_schema_and_docs_are_public(anon_api):
     docs = anon_api.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_oversized_body_to_an_authenticated_view_gets_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"platform": 1, "pad": "' + "x" * 4096 + '"}'
+    response = api.post("/api/vcenter/sync", body, content_type="application/json")
+    assert_envelope(response, 413, codes.REQUEST_TOO_LARGE.number)

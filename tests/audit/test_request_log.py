@@ -11,7 +11,7 @@ from audit.middleware import REDACTED, redact, redact_query
 from audit.models import RequestLog
 from kstack_naguan.api import codes
 from platforms.models import CloudPlatform
-from tests.conftest import failing_sql
+from tests.conftest import api_client_for, failing_sql
 from tests.factories import DEFAULT_PASSWORD, CloudPlatformFactory, PlatformTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +168,22 @@ def test_redact_helpers_keep_harmless_values():
     assert redact_query("") == ""
     assert redact_query("a=1&b=%E4%B8%AD") == "a=1&b=%E4%B8%AD"
     assert redact_query("key=v&x") == "key=%2A%2A%2A%2A%2A%2A%2A%2A&x="
+
+
+@pytest.mark.django_db(transaction=True)
+def test_request_log_outside_a_transaction_commits_without_waiting_for_disk(admin_user):
+    """As in production (no ATOMIC_REQUESTS): on PostgreSQL the row's commit is asynchronous."""
+    client = api_client_for(admin_user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/platforms/", {"q": "1"})
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    inserts = [sql for sql in statements if sql.startswith('INSERT INTO "audit_requestlog"')]
+    assert len(inserts) == 1
+    if connection.vendor == "postgresql":
+        assert "SET LOCAL synchronous_commit TO OFF" in statements
+    assert RequestLog.objects.get().query == "q=1"
+    with mock.patch.object(RequestLog.objects, "create", side_effect=DatabaseError("gone")):
+        again = client.get("/api/platforms/", {"q": "1"})
+    assert _answer(again) == _answer(response)
+    assert RequestLog.objects.count() == 1

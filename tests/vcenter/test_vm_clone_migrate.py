@@ -14,7 +14,7 @@ from vcenter import services
 from vcenter.client import tasks as vc_tasks
 from vcenter.client import vms as vc
 from vcenter.client.errors import VCenterTaskFault
-from vcenter.models import Datastore, ResourcePool, VirtualMachine
+from vcenter.models import Datastore, Host, ResourcePool, VirtualMachine
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,17 @@ def test_clone_vm_records_the_vcenter_task_and_matches_vsphere(api, vm, vsphere)
     assert detail["name"] == "web-clone"
     assert_vm_matches_vsphere(detail, vsphere)
     assert EventLog.objects.filter(action="clone", object_id=str(task_log.result["id"])).exists()
+
+
+def test_clone_to_a_cluster_host_shows_where_vcenter_put_it(api, vm, vsphere):
+    """vcsim ignores the clone's target host and keeps the source's; whatever vCenter decides,
+    the API shows the clone where vCenter has it."""
+    _response, body = clone(api, vm, name="moved-clone", host="DC0_C0_H2")
+    task_log = task_log_of(body)
+    assert task_log.code == codes.VM_CLONED.number, task_log.error
+    assert task_log.args["plan"]["host"] == Host.objects.get(name="DC0_C0_H2").moid
+    detail = api.get(f"/api/vcenter/vms/{task_log.result['id']}").json()["data"]
+    assert_vm_matches_vsphere(detail, vsphere)
 
 
 def test_clone_progress_reaches_the_task_log(api, vm):
@@ -260,7 +271,7 @@ def test_migrate_powered_off_vm_to_a_cluster_host_matches_vsphere(api, off_vm, v
     assert detail["cluster_name"] == "DC0_C0"
     assert_vm_matches_vsphere(detail, vsphere)
     event = EventLog.objects.get(action="migrate")
-    assert event.before["host"] == "host-21"
+    assert event.before["host"] == Host.objects.get(name="DC0_H0").moid
 
 
 def test_migrate_powered_on_vm_is_refused_unless_power_off(api, vm, vsphere):

@@ -12,7 +12,7 @@ from tests.conftest import api_client_for, assert_vm_matches_vsphere
 from tests.factories import UserFactory
 from vcenter.client import vms as vc
 from vcenter.client.errors import VCenterTaskFault
-from vcenter.models import Datacenter, Folder, VirtualMachine
+from vcenter.models import Datacenter, Datastore, Folder, IsoImage, VirtualMachine
 
 pytestmark = pytest.mark.django_db
 
@@ -244,6 +244,21 @@ def test_create_vm_rejects_bad_disk_lists(api, body, disks, code):
     assert answer["code"] == code.number
     assert '[{"type": "thin", "size": 10}]' in str(answer["data"]["errors"]["disks"])
     start_create.assert_not_called()
+
+
+def test_create_vm_with_iso_image_from_the_inventory(api, body, vsphere, vcsim_fresh):
+    path = drop_iso(vcsim_fresh, "isos/debian.iso")
+    datastore = Datastore.objects.get(name="LocalDS_0")
+    image = IsoImage.objects.create(
+        platform=datastore.platform, datastore=datastore, path=path, name="debian.iso"
+    )
+    body["iso"] = image.pk
+    _response, answer = create(api, body)
+    task_log = task_log_of(answer)
+    assert task_log.code == codes.VM_CREATED.number, task_log.error
+    vm = vim.VirtualMachine(task_log.result["moid"], vsphere.propertyCollector._stub)
+    [cdrom] = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualCdrom)]
+    assert cdrom.backing.fileName == path
 
 
 def test_create_vm_accepts_disks_as_json_text(api, body):

@@ -460,6 +460,15 @@ def apply_inventory(platform, items, user=None, images=None):
             for mount in item.get("host") or []
             if mount.key is not None and mount.key._moId in host_ids
         }
+        # vcsim lists one mounting host per shared datastore; each host's `datastore` list
+        # gives the rest from the other side.
+        ds_hosts.update(
+            (ds_ids[d], host_ids[item["_moid"]])
+            for item in inv.of("HostSystem")
+            if item["_moid"] in host_ids
+            for d in item.get("datastore") or []
+            if d in ds_ids
+        )
         net_hosts = {
             (net_ids[item["_moid"]], host_ids[h])
             for item in inv.of("Network", "OpaqueNetwork", "DistributedVirtualPortgroup")

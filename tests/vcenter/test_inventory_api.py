@@ -57,13 +57,18 @@ def test_list_datastores_matches_vcenter(api, synced, vcsim):
 
     si, content = vsphere_content(vcsim)
     try:
+        hosts = objects_of(content, vim.HostSystem)
         expected = {
             ds.name: {
                 "moid": ds._moId,
                 "capacity_bytes": ds.summary.capacity,
                 "free_bytes": ds.summary.freeSpace,
                 "accessible": ds.summary.accessible,
-                "hosts": sorted(mount.key.name for mount in ds.host),
+                # A datastore's mounts, as it and as the hosts report them (vcsim lists one).
+                "hosts": sorted(
+                    {mount.key.name for mount in ds.host}
+                    | {host.name for host in hosts if ds in host.datastore}
+                ),
                 "vm_count": len(ds.vm),
             }
             for ds in objects_of(content, vim.Datastore)
@@ -89,7 +94,9 @@ def test_list_datastores_matches_vcenter(api, synced, vcsim):
 def test_list_datastores_filters_by_platform_datacenter_and_host(api, synced):
     datastore = Datastore.objects.get(platform=synced)
     mounting = datastore.hosts.first()
-    other_host = Host.objects.exclude(pk__in=datastore.hosts.all()).first()
+    # Every host of the simulator mounts its one datastore: unmount one in the mirror.
+    other_host = datastore.hosts.last()
+    datastore.hosts.remove(other_host)
     datacenter = Datacenter.objects.get(platform=synced)
     other_platform = CloudPlatformFactory(name="empty")
 

@@ -63,14 +63,17 @@ def test_sync_mirrors_every_object_type_of_the_simulator(platform, vcsim):
     view.Destroy()
     assert task_log.result["counts"]["virtualmachine"]["added"] == vcsim.expected_vm_count
     assert Host.objects.filter(cluster__isnull=False).count() == 3
+    hosts = content.viewManager.CreateContainerView(content.rootFolder, [vim.HostSystem], True)
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.Datastore], True)
     for ds in view.view:
         mounted = {mount.key._moId for mount in ds.host}
+        mounted |= {host._moId for host in hosts.view if ds in host.datastore}
         assert (
             set(Datastore.objects.get(moid=ds._moId).hosts.values_list("moid", flat=True))
             == mounted
         )
     view.Destroy()
+    hosts.Destroy()
     Disconnect(si)
 
 

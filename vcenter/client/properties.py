@@ -26,6 +26,7 @@ INVENTORY_PROPERTIES = {
         "summary.hardware.memorySize",
         "summary.config.product.version",
         "network",
+        "datastore",
         "config.network.portgroup",
     ],
     vim.ResourcePool: [

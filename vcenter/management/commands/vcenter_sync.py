@@ -35,7 +35,14 @@ class Command(BaseCommand):
 
         results, failed = [], False
         for platform in selected:
-            task_log = services.start_sync(platform)
+            try:
+                task_log = services.start_sync(platform)
+            except services.SyncRunning as exc:
+                failed = True
+                results.append({"platform": platform.name, "status": "running", "error": str(exc)})
+                if not as_json:
+                    self.stderr.write(f"{platform.name}: {exc}")
+                continue
             task_log.refresh_from_db()
             results.append(
                 {

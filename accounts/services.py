@@ -19,6 +19,7 @@ from rest_framework import status as http_status
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from audit.services import record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 from kstack_naguan.api.middleware import current_request_id as request_id
@@ -123,7 +124,12 @@ def _raise_conflict(code):
     raise ApiError(code, http_status.HTTP_409_CONFLICT, data={"errors": {field: [code.msg]}})
 
 
-def _save(user, error_code, conflict_check):
+def summary(user):
+    """What the event log keeps of a user before and after a change (never the password)."""
+    return {field: getattr(user, field) for field in (*PROFILE_FIELDS, *PRIVILEGED_FIELDS)}
+
+
+def _save(user, error_code, conflict_check, event):
     """Save `user` in its own transaction; the database's unique constraints have the last word.
 
     A unique violation (two requests racing past the pre-check) becomes 1102/1103 after looking
@@ -132,6 +138,7 @@ def _save(user, error_code, conflict_check):
     try:
         with transaction.atomic():
             user.save()
+            event()
     except IntegrityError:
         code = conflict_check()
         if code is None:
@@ -159,7 +166,12 @@ def create_user(actor, data):
         _raise_conflict(code)
 
     user.set_password(password)
-    _save(user, codes.USER_CREATE_ERROR, lambda: find_conflict(user.username, user.email))
+    _save(
+        user,
+        codes.USER_CREATE_ERROR,
+        lambda: find_conflict(user.username, user.email),
+        lambda: record_event(actor, "user_created", user, after=summary(user)),
+    )
     logger.info("user %s created by %s", user.username, actor.username)
     return user
 
@@ -167,6 +179,7 @@ def create_user(actor, data):
 def update_user(actor, user, data, error_code=codes.USER_UPDATE_ERROR):
     """Apply validated `data` to `user` (1120), or raise 1102/1103/`error_code` or 403."""
     check_privileged_fields(actor, data, target=user)
+    before = summary(user)
     for field, value in data.items():
         setattr(user, field, value)
     if "email" in data:
@@ -177,7 +190,12 @@ def update_user(actor, user, data, error_code=codes.USER_UPDATE_ERROR):
     code = find_conflict(username, email, exclude_pk=user.pk)
     if code is not None:
         _raise_conflict(code)
-    _save(user, error_code, lambda: find_conflict(username, email, exclude_pk=user.pk))
+    _save(
+        user,
+        error_code,
+        lambda: find_conflict(username, email, exclude_pk=user.pk),
+        lambda: record_event(actor, "user_updated", user, before=before, after=summary(user)),
+    )
     logger.info("user %s updated by %s (%s)", user.username, actor.username, ", ".join(data))
     return user
 
@@ -187,10 +205,18 @@ def delete_user(actor, user):
     check_privileged_fields(actor, {}, target=user)
     if user.pk == actor.pk:
         raise ApiError(codes.USER_DELETE_ERROR, detail="you cannot delete your own account")
-    username = user.username
+    username, pk, before = user.username, user.pk, summary(user)
     try:
         with transaction.atomic():
             user.delete()
+            record_event(
+                actor,
+                "user_deleted",
+                object_type=user._meta.label,
+                object_id=pk,
+                object_repr=username,
+                before=before,
+            )
     except DatabaseError:
         logger.exception("deleting user %r failed", username)
         raise database_error(codes.USER_DELETE_ERROR) from None
@@ -205,12 +231,13 @@ def _revoke_refresh_tokens(user):
     )
 
 
-def _store_password(user, password, error_code):
+def _store_password(actor, user, password, error_code, action):
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save(update_fields=["password"])
             _revoke_refresh_tokens(user)
+            record_event(actor, action, user)
     except DatabaseError:
         logger.exception("storing the password of %r failed", user.username)
         raise database_error(error_code) from None
@@ -225,7 +252,7 @@ def reset_password(actor, user, password):
             data={"errors": {"password": ["Change your own password with users/me/password."]}},
         )
     _check_password(password, user, codes.USER_UPDATE_ERROR)
-    _store_password(user, password, codes.USER_UPDATE_ERROR)
+    _store_password(actor, user, password, codes.USER_UPDATE_ERROR, "password_reset")
     logger.info("password of %s reset by %s", user.username, actor.username)
 
 
@@ -238,6 +265,6 @@ def change_own_password(user, old_password, new_password):
             data={"errors": {"old_password": [str(_("The old password is wrong."))]}},
         )
     _check_password(new_password, user, codes.USER_UPDATE_ERROR, field="new_password")
-    _store_password(user, new_password, codes.USER_UPDATE_ERROR)
+    _store_password(user, user, new_password, codes.USER_UPDATE_ERROR, "password_changed")
     logger.info("password changed by %s", user.username)
     return issue_tokens(user)

@@ -16,6 +16,7 @@ from django.db.models import ProtectedError, Q
 from rest_framework import status as http_status
 
 from accounts.services import database_error
+from audit.services import record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 
@@ -87,10 +88,11 @@ def menus_for(user):
     return [menu for menu in menus if menu.pk in visible]
 
 
-def _save_menu(menu, db_code):
+def _save_menu(menu, db_code, event):
     try:
         with transaction.atomic():
             menu.save()
+            event()
     except IntegrityError:
         raise ApiError(
             codes.INVALID_INPUT,
@@ -102,33 +104,50 @@ def _save_menu(menu, db_code):
         raise database_error(db_code) from None
 
 
-def create_menu(data):
-    """Create a menu from validated `data` (1200)."""
+def create_menu(actor, data):
+    """Create a menu from validated `data` (1200); the seed has no database code here: 999."""
     menu = Menu(**data)
     _clean(menu, codes.INVALID_INPUT)
-    _save_menu(menu, codes.INVALID_INPUT)
+    _save_menu(
+        menu,
+        codes.INTERNAL_ERROR,
+        lambda: record_event(actor, "menu_created", menu, after=menu_fields(menu)),
+    )
     logger.info("menu %s created", menu.name)
     return menu
 
 
-def update_menu(menu, data):
+def update_menu(actor, menu, data):
     """Apply validated `data` to `menu` (1220), refusing a parent cycle; 1224 on a DB failure."""
+    before = menu_fields(menu)
     for field, value in data.items():
         setattr(menu, field, value)
     _clean(menu, codes.INVALID_INPUT)
-    _save_menu(menu, codes.MENU_UPDATE_DB_ERROR)
+    _save_menu(
+        menu,
+        codes.MENU_UPDATE_DB_ERROR,
+        lambda: record_event(actor, "menu_updated", menu, before=before, after=menu_fields(menu)),
+    )
     logger.info("menu %s updated (%s)", menu.name, ", ".join(data))
     return menu
 
 
-def delete_menu(menu):
+def delete_menu(actor, menu):
     """Delete a leaf menu (1210); 1211 while it has children, 1213 on a database failure."""
     if menu.children.exists():
         raise ApiError(codes.MENU_HAS_CHILDREN, http_status.HTTP_409_CONFLICT)
-    name = menu.name
+    name, pk, before = menu.name, menu.pk, menu_fields(menu)
     try:
         with transaction.atomic():
             menu.delete()
+            record_event(
+                actor,
+                "menu_deleted",
+                object_type=Menu._meta.label,
+                object_id=pk,
+                object_repr=name,
+                before=before,
+            )
     except ProtectedError:  # a child was added since the check
         raise ApiError(codes.MENU_HAS_CHILDREN, http_status.HTTP_409_CONFLICT) from None
     except DatabaseError:
@@ -182,7 +201,17 @@ def _name_taken(name, exclude_pk=None):
     return Group.objects.exclude(pk=exclude_pk).filter(name=name).exists()
 
 
-def _save_role(role, permissions, menus, exists_code, db_code):
+def role_summary(role):
+    """What the event log keeps of a role before and after a change."""
+    return {
+        "name": role.name,
+        "description": role.description,
+        "permissions": permission_names(role.permissions.select_related("content_type")),
+        "menus": sorted(role.menus.values_list("pk", flat=True)),
+    }
+
+
+def _save_role(role, permissions, menus, exists_code, db_code, event):
     """Save `role` and replace its permissions and menus (when given) in one transaction."""
     try:
         with transaction.atomic():
@@ -191,6 +220,7 @@ def _save_role(role, permissions, menus, exists_code, db_code):
                 role.permissions.set(permissions)
             if menus is not None:
                 role.menus.set(menus)
+            event()
     except IntegrityError:
         if _name_taken(role.name, exclude_pk=role.pk):
             raise ApiError(exists_code, http_status.HTTP_409_CONFLICT) from None
@@ -210,7 +240,14 @@ def create_role(actor, data):
     if _name_taken(role.name):
         raise ApiError(codes.ROLE_NAME_EXISTS, http_status.HTTP_409_CONFLICT)
     _clean(role, codes.INVALID_INPUT, exclude=["group"])
-    _save_role(role, permissions, menus, codes.ROLE_NAME_EXISTS, codes.ROLE_CREATE_DB_ERROR)
+    _save_role(
+        role,
+        permissions,
+        menus,
+        codes.ROLE_NAME_EXISTS,
+        codes.ROLE_CREATE_DB_ERROR,
+        lambda: record_event(actor, "role_created", role, after=role_summary(role)),
+    )
     logger.info("role %s created by %s", role.name, actor.username)
     return role
 
@@ -223,12 +260,20 @@ def update_role(actor, role, data):
         permissions = resolve_permissions(permissions)
         current = set(permission_names(role.permissions.select_related("content_type")))
         check_grantable(actor, [p for p in permissions if permission_names([p])[0] not in current])
+    before = role_summary(role)
     for field, value in data.items():
         setattr(role, field, value)
     if "name" in data and _name_taken(role.name, exclude_pk=role.pk):
         raise ApiError(codes.ROLE_UPDATE_NAME_EXISTS, http_status.HTTP_409_CONFLICT)
     _clean(role, codes.INVALID_INPUT, exclude=["group"])
-    _save_role(role, permissions, menus, codes.ROLE_UPDATE_NAME_EXISTS, codes.ROLE_UPDATE_DB_ERROR)
+    _save_role(
+        role,
+        permissions,
+        menus,
+        codes.ROLE_UPDATE_NAME_EXISTS,
+        codes.ROLE_UPDATE_DB_ERROR,
+        lambda: record_event(actor, "role_updated", role, before=before, after=role_summary(role)),
+    )
     logger.info("role %s updated by %s", role.name, actor.username)
     return role
 
@@ -237,9 +282,17 @@ def delete_role(actor, role):
     """Delete a role (1310) and its memberships; 1312 for a built-in role."""
     if role.is_builtin:
         raise ApiError(codes.ROLE_BUILTIN, http_status.HTTP_409_CONFLICT)
-    name = role.name
+    name, pk, before = role.name, role.pk, role_summary(role)
     with transaction.atomic():
         role.delete()
+        record_event(
+            actor,
+            "role_deleted",
+            object_type=Role._meta.label,
+            object_id=pk,
+            object_repr=name,
+            before=before,
+        )
     logger.info("role %s deleted by %s", name, actor.username)
 
 
@@ -273,11 +326,19 @@ def check_assignable(actor, user, roles):
         check_grantable(actor, role.permissions.select_related("content_type"))
 
 
-def _apply(user, change):
-    """Run `change` in a transaction; the seed has no database code for user roles: 999."""
+def _role_names(user):
+    return sorted(Role.objects.filter(group__user=user).values_list("name", flat=True))
+
+
+def _apply(actor, user, action, change):
+    """Run `change` and log it in one transaction; the seed has no database code here: 999."""
     try:
         with transaction.atomic():
+            before = _role_names(user)
             change()
+            record_event(
+                actor, action, user, before={"roles": before}, after={"roles": _role_names(user)}
+            )
     except DatabaseError:
         logger.exception("changing the roles of %r failed", user.username)
         raise database_error(codes.INTERNAL_ERROR) from None
@@ -286,7 +347,7 @@ def _apply(user, change):
 def add_roles(actor, user, roles):
     """Give `user` each of `roles` (1400); roles already held stay."""
     check_assignable(actor, user, roles)
-    _apply(user, lambda: user.groups.add(*roles))
+    _apply(actor, user, "roles_added", lambda: user.groups.add(*roles))
     logger.info(
         "roles %s given to %s by %s", [r.name for r in roles], user.username, actor.username
     )
@@ -295,7 +356,7 @@ def add_roles(actor, user, roles):
 def remove_roles(actor, user, roles):
     """Take each of `roles` from `user` (1410); roles not held are ignored."""
     check_assignable(actor, user, roles)
-    _apply(user, lambda: user.groups.remove(*roles))
+    _apply(actor, user, "roles_removed", lambda: user.groups.remove(*roles))
     logger.info(
         "roles %s taken from %s by %s", [r.name for r in roles], user.username, actor.username
     )
@@ -310,7 +371,9 @@ def set_roles(actor, user, roles):
     check_assignable(actor, user, changed)
     # Plain auth groups (not roles) a user belongs to are left alone.
     _apply(
+        actor,
         user,
+        "roles_set",
         lambda: (user.groups.remove(*current), user.groups.add(*roles)),
     )
     logger.info(

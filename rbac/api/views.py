@@ -139,7 +139,7 @@ class MenuViewSet(QueryCodesMixin, EnvelopeModelViewSet):
     def create(self, request, *args, **kwargs):
         body = _body(request, codes.INVALID_INPUT)
         data = _validate(MenuWriteSerializer(data=body), _menu_create_code)
-        menu = services.create_menu(data)
+        menu = services.create_menu(request.user, data)
         return ApiResponse(
             codes.MENU_CREATED, MenuSerializer(menu).data, status=http_status.HTTP_201_CREATED
         )
@@ -150,14 +150,14 @@ class MenuViewSet(QueryCodesMixin, EnvelopeModelViewSet):
         if not set(body) & set(MenuWriteSerializer().fields):
             raise ApiError(codes.INVALID_INPUT, detail="the body names no field of a menu")
         data = _validate(MenuWriteSerializer(data=body, partial=True), _menu_update_code)
-        menu = services.update_menu(menu, data)
+        menu = services.update_menu(request.user, menu, data)
         return ApiResponse(codes.MENU_UPDATED, MenuSerializer(menu).data)
 
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.delete_menu(self.get_object())
+        services.delete_menu(request.user, self.get_object())
         return ApiResponse(codes.MENU_DELETED)
 
     def _tree(self, menus):

@@ -83,6 +83,9 @@ class Host(InventoryObject):
         Cluster, models.SET_NULL, null=True, blank=True, related_name="hosts"
     )
     compute_resource_moid = models.CharField(_("compute resource moid"), max_length=255, blank=True)
+    folder_moid = models.CharField(
+        _("folder moid"), max_length=255, blank=True, help_text=_("A standalone host's folder.")
+    )
     connection_state = models.CharField(_("connection state"), max_length=32, blank=True)
     power_state = models.CharField(_("power state"), max_length=32, blank=True)
     in_maintenance = models.BooleanField(_("in maintenance mode"), default=False)
@@ -153,6 +156,7 @@ class Network(InventoryObject):
         default=NetworkKindChoices.STANDARD,
     )
     switch_moid = models.CharField(_("switch moid"), max_length=255, blank=True)
+    switch_name = models.CharField(_("switch"), max_length=255, blank=True)
     switch_uuid = models.CharField(_("switch uuid"), max_length=64, blank=True)
     portgroup_key = models.CharField(_("port group key"), max_length=64, blank=True)
     vlan_id = models.IntegerField(_("VLAN"), null=True, blank=True)

@@ -139,6 +139,7 @@ def inventory_tree(platform_id=None):
             "datacenter_id",
             "cluster_id",
             "compute_resource_moid",
+            "folder_moid",
             "connection_state",
             "power_state",
             "in_maintenance",
@@ -193,8 +194,7 @@ def inventory_tree(platform_id=None):
         if parent is not None:
             parent["children"].append(node)
 
-    # Clusters, then hosts in their cluster or (standalone) in the datacenter.
-    # TODO(#7): a standalone host's folder is not mirrored; such hosts sit at the datacenter.
+    # Clusters, then hosts in their cluster or (standalone) in their host folder.
     cluster_nodes, cluster_pools = {}, {}
     for cluster in clusters:
         node = _node("cluster", cluster, datacenter_id=cluster["datacenter_id"], children=[])
@@ -217,7 +217,7 @@ def inventory_tree(platform_id=None):
             cluster_nodes[host["cluster_id"]]["children"].append(node)
         else:
             standalone[(host["platform_id"], host["compute_resource_moid"])] = node
-            place(host["datacenter_id"], host["platform_id"], "", node)
+            place(host["datacenter_id"], host["platform_id"], host["folder_moid"], node)
 
     # Resource pools below the root pool of their cluster or standalone host.
     pool_rows = {(pool["platform_id"], pool["moid"]): pool for pool in pools}

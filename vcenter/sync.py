@@ -304,6 +304,10 @@ def build_rows(inv):
             "datacenter": datacenter(item["_moid"]),
             "cluster": parent if parent in rows[Cluster] else None,
             "compute_resource_moid": parent,
+            # A standalone host sits in its compute resource, which sits in a host folder.
+            "folder_moid": ""
+            if parent in rows[Cluster]
+            else (inv.by_moid.get(parent) or {}).get("parent") or "",
             "connection_state": str(item.get("runtime.connectionState") or ""),
             "power_state": str(item.get("runtime.powerState") or ""),
             "in_maintenance": bool(item.get("runtime.inMaintenanceMode")),
@@ -364,6 +368,9 @@ def build_rows(inv):
                 else NetworkKindChoices.STANDARD
             ),
             "switch_moid": switch,
+            "switch_name": (switches.get(switch) or {}).get("name") or switch
+            if distributed
+            else vswitch,
             "switch_uuid": (switches.get(switch) or {}).get("uuid") or "",
             "portgroup_key": item.get("key") or "",
             "vlan_id": _vlan(port_config) if distributed else standard_vlan,

@@ -156,7 +156,8 @@ def test_list_port_groups_shows_vlan_switch_and_hosts(api, fresh_platform, vcsim
     for pg in objects_of(vsphere, vim.dvs.DistributedVirtualPortgroup):
         row = rows[pg.name]
         assert row["kind"] == "distributed"
-        assert row["switch"] == dvs._moId
+        assert row["switch"] == dvs.name
+        assert row["switch_moid"] == dvs._moId
         assert row["switch_uuid"] == dvs.uuid
         assert row["portgroup_key"] == pg.key
         assert sorted(host["name"] for host in row["hosts"]) == sorted(h.name for h in pg.host)

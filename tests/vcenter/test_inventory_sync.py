@@ -17,7 +17,7 @@ from platforms.models import CloudPlatform
 from tests.conftest import VCSIM_PASSWORD
 from tests.factories import CloudPlatformFactory
 from vcenter import services, sync, tasks
-from vcenter.models import Datacenter, Datastore, Host, IsoImage, VirtualMachine
+from vcenter.models import Datacenter, Datastore, IsoImage, VirtualMachine
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +162,9 @@ def test_list_images_filters_by_datastore_host_and_name(api, fresh_platform, vcs
     run_sync(fresh_platform)
     datastore = Datastore.objects.get(platform=fresh_platform)
     mounting = datastore.hosts.first()
-    elsewhere = Host.objects.exclude(pk__in=datastore.hosts.all()).first()
+    # Every host of the simulator mounts its one datastore: unmount one in the mirror.
+    elsewhere = datastore.hosts.last()
+    datastore.hosts.remove(elsewhere)
 
     def paths(**params):
         data = api.get("/api/vcenter/images", params).json()["data"]

@@ -77,7 +77,7 @@ class PortGroupSerializer(serializers.ModelSerializer):
     """
 
     datacenter_name = serializers.CharField(source="datacenter.name", read_only=True)
-    switch = serializers.CharField(source="switch_moid", read_only=True)
+    switch = serializers.CharField(source="switch_name", read_only=True)
     hosts = HostRefSerializer(many=True, read_only=True)
     vm_count = serializers.IntegerField(read_only=True)
 
@@ -91,6 +91,7 @@ class PortGroupSerializer(serializers.ModelSerializer):
             "kind",
             "vlan_id",
             "switch",
+            "switch_moid",
             "switch_uuid",
             "portgroup_key",
             "is_uplink",

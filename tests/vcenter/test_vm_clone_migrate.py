@@ -371,7 +371,8 @@ def test_migrate_unknown_vm_and_permission(api, off_vm):
 @pytest.mark.worker
 def test_worker_clones_vm_and_records_the_vcenter_task(celery_worker, vcsim_fresh, api):
     platform = CloudPlatformFactory.for_simulator(vcsim_fresh, name="worker-fresh")
-    assert wait_for_task_log(services.start_sync(platform).pk).status == "success"
+    synced = wait_for_task_log(services.start_sync(platform).pk)
+    assert synced.status == "success", synced.error
     vm = VirtualMachine.objects.get(platform=platform, name="DC0_H0_VM0")
 
     response = api.post(f"/api/vcenter/vms/{vm.pk}/clone", {"name": "by-worker"}, format="json")

@@ -427,6 +427,7 @@ def customization_spec(plan, nic_count):
     wants one adapter mapping per NIC, in device order.
     """
     hostname = vim.vm.customization.FixedName(name=plan["hostname"])
+    # TODO(#5): a Windows administrator password, time zone and domain join for Sysprep.
     if plan["family"] == "windows":
         identity = vim.vm.customization.Sysprep(
             guiUnattended=vim.vm.customization.GuiUnattended(

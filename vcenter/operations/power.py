@@ -174,6 +174,7 @@ def resize(user, vm, cpu=None, memory_mb=None):
         return Outcome(codes.VM_UPDATED, row, {"changed": False})
 
     # Hot-add rules a real vCenter enforces and the simulator does not.
+    # TODO(#5): the hot-add memory limit and increment (config.hotPlugMemoryLimit/Increment).
     if state["power_state"] == POWERED_ON and not state["is_template"]:
         if cpu is not None and cpu > state["num_cpu"] and not state["cpu_hot_add"]:
             raise refused(

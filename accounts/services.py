@@ -21,8 +21,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from audit.services import record_event
 from kstack_naguan.api import codes
-from kstack_naguan.api.exceptions import ApiError
-from kstack_naguan.api.middleware import current_request_id as request_id
+from kstack_naguan.api.exceptions import ApiError, database_error
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +67,6 @@ PRIVILEGED_FIELDS = ("is_superuser", "is_staff")
 ROLE_FIELDS = ("groups", "roles", "user_permissions")
 PROFILE_FIELDS = ("username", "email", "real_name", "phone", "is_active")
 SELF_FIELDS = ("email", "real_name", "phone")
-
-
-def database_error(code):
-    """The answer to a failed database operation: `code`, a 500 and the request id to quote."""
-    return ApiError(code, http_status.HTTP_500_INTERNAL_SERVER_ERROR, {"request_id": request_id()})
 
 
 def _forbid(detail):

@@ -1,20 +1,8 @@
 import django_filters
-from django import forms
+
+from kstack_naguan.api.filters import IntegerFilter
 
 from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
-
-BIGINT_MAX = 2**63 - 1
-
-
-class IntegerFilter(django_filters.NumberFilter):
-    """A whole number within the database's range (no decimals, no overflow)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", -BIGINT_MAX)
-        kwargs.setdefault("max_value", BIGINT_MAX)
-        super().__init__(*args, **kwargs)
 
 
 class LogFilterSet(django_filters.FilterSet):

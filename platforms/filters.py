@@ -1,18 +1,8 @@
 import django_filters
-from django import forms
+
+from kstack_naguan.api.filters import IdFilter
 
 from .models import CloudPlatform, PlatformType
-
-
-class IdFilter(django_filters.NumberFilter):
-    """A primary key: a whole number within the database's range."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
-        super().__init__(*args, **kwargs)
 
 
 class PlatformTypeFilterSet(django_filters.FilterSet):

@@ -15,10 +15,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from rest_framework import status as http_status
 
-from accounts.services import database_error
 from audit.services import record_event
 from kstack_naguan.api import codes
-from kstack_naguan.api.exceptions import ApiError
+from kstack_naguan.api.exceptions import ApiError, database_error
 
 from .models import Menu, Role
 

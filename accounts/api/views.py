@@ -3,12 +3,10 @@ from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import DatabaseError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status as http_status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -195,21 +193,8 @@ class UserViewSet(EnvelopeModelViewSet):
         "set_password": codes.USER_UPDATE_NOT_FOUND.number,
     }
 
-    def list(self, request, *args, **kwargs):
-        try:
-            return super().list(request, *args, **kwargs)
-        except ValidationError as exc:
-            raise ApiError(codes.USER_QUERY_FAILED, data={"errors": exc.detail}) from None
-        except DatabaseError:
-            logger.exception("listing users failed")
-            raise services.database_error(codes.USER_QUERY_DB_ERROR) from None
-
-    def retrieve(self, request, *args, **kwargs):
-        try:
-            return super().retrieve(request, *args, **kwargs)
-        except DatabaseError:
-            logger.exception("reading a user failed")
-            raise services.database_error(codes.USER_QUERY_DB_ERROR) from None
+    query_failed_code = codes.USER_QUERY_FAILED
+    query_db_error_code = codes.USER_QUERY_DB_ERROR
 
     def create(self, request, *args, **kwargs):
         data = _parse(UserWriteSerializer, _body(request), _create_code)

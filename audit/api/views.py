@@ -14,7 +14,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework import status as http_status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 
 from audit import services
 from audit.filters import EventLogFilterSet, RequestLogFilterSet, TaskLogFilterSet
@@ -50,27 +49,9 @@ class LogViewSet(
             "bulk_delete": cls.deleted_code.number,
         }
         cls.not_found_codes = {"retrieve": cls.not_found.number, "destroy": cls.not_found.number}
+        cls.query_failed_code = cls.query_failed
         opts = cls.queryset.model._meta
         cls.action_permissions = {"bulk_delete": [f"{opts.app_label}.delete_{opts.model_name}"]}
-
-    def filter_queryset(self, queryset):
-        try:
-            return super().filter_queryset(queryset)
-        except ValidationError as exc:
-            raise validation_error(self.query_failed, exc.detail) from None
-
-    def _read(self, method, request, *args, **kwargs):
-        try:
-            return method(request, *args, **kwargs)
-        except DatabaseError:
-            logger.exception("reading %s failed", self.queryset.model._meta.label)
-            raise ApiError(self.query_failed, http_status.HTTP_500_INTERNAL_SERVER_ERROR) from None
-
-    def list(self, request, *args, **kwargs):
-        return self._read(super().list, request, *args, **kwargs)
-
-    def retrieve(self, request, *args, **kwargs):
-        return self._read(super().retrieve, request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
         return self._delete(request, [self.get_object().pk])

@@ -32,6 +32,13 @@ class ApiError(Exception):
         super().__init__(f"{self.code.number} {detail or ''}".strip())
 
 
+def database_error(code):
+    """The answer to a failed database operation: `code`, a 500 and the request id to quote."""
+    return ApiError(
+        code, http_status.HTTP_500_INTERNAL_SERVER_ERROR, {"request_id": current_request_id()}
+    )
+
+
 def validation_error(code, errors):
     """Build an `ApiError` naming the invalid fields as `{"errors": {field: [messages]}}`."""
     return ApiError(code, http_status.HTTP_400_BAD_REQUEST, {"errors": errors})

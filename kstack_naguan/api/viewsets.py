@@ -1,22 +1,56 @@
 """Base views that bind each action of a model's routes to its response codes."""
 
+import logging
+
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import status as http_status
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
 
-from .exceptions import ApiError
+from .exceptions import ApiError, database_error, validation_error
 from .permissions import scope_queryset
+
+logger = logging.getLogger(__name__)
 
 
 class EnvelopeMixin:
     """Per-action codes for success (`success_codes`) and for an unknown id (`not_found_codes`).
 
     The renderer reads `success_codes[action]` for responses that name no code; `get_object`
-    raises the action's not-found code with a 404 instead of the generic one.
+    raises the action's not-found code with a 404 instead of the generic one. Reads answer a bad
+    filter with `query_failed_code` (400) and a failing database with `query_db_error_code`
+    (500, defaulting to `query_failed_code`); unset, the generic 908 and 999 apply.
     """
 
     success_codes: dict = {}
     not_found_codes: dict = {}
+    query_failed_code = None
+    query_db_error_code = None
+
+    def filter_queryset(self, queryset):
+        try:
+            return super().filter_queryset(queryset)
+        except ValidationError as exc:
+            if self.query_failed_code is None:
+                raise
+            raise validation_error(self.query_failed_code, exc.detail) from None
+
+    def _run_read(self, method, request, *args, **kwargs):
+        try:
+            return method(request, *args, **kwargs)
+        except DatabaseError:
+            code = self.query_db_error_code or self.query_failed_code
+            if code is None:
+                raise
+            logger.exception("reading %s failed", type(self).__name__)
+            raise database_error(code) from None
+
+    def list(self, request, *args, **kwargs):
+        return self._run_read(super().list, request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._run_read(super().retrieve, request, *args, **kwargs)
 
     def get_queryset(self):
         """The view's queryset narrowed to what the caller may see (`permissions.scope_queryset`)."""

@@ -3,12 +3,10 @@
 import logging
 from collections.abc import Mapping
 
-from django.db import DatabaseError
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import status as http_status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError, validation_error
@@ -56,25 +54,6 @@ def _validated(serializer, code):
     raise validation_error(code, errors)
 
 
-class PlatformQueryMixin:
-    """Reads answer 1530; a bad filter answers 1531/400 and a failing database 1531/500."""
-
-    def filter_queryset(self, queryset):
-        try:
-            return super().filter_queryset(queryset)
-        except ValidationError as exc:
-            raise validation_error(codes.PLATFORM_QUERY_FAILED, exc.detail) from None
-
-    def list(self, request, *args, **kwargs):
-        try:
-            return super().list(request, *args, **kwargs)
-        except DatabaseError:
-            logger.exception("listing %s failed", self.queryset.model._meta.label)
-            raise ApiError(
-                codes.PLATFORM_QUERY_FAILED, http_status.HTTP_500_INTERNAL_SERVER_ERROR
-            ) from None
-
-
 _SUCCESS_CODES = {
     "list": codes.PLATFORM_QUERY_OK.number,
     "retrieve": codes.PLATFORM_QUERY_OK.number,
@@ -91,7 +70,7 @@ _NOT_FOUND_CODES = {
 }
 
 
-class PlatformTypeViewSet(PlatformQueryMixin, EnvelopeModelViewSet):
+class PlatformTypeViewSet(EnvelopeModelViewSet):
     """Platform types: CRUD; a type that platforms still use cannot be deleted (1512/409)."""
 
     queryset = PlatformType.objects.annotate(platform_count=Count("platforms"))
@@ -102,6 +81,7 @@ class PlatformTypeViewSet(PlatformQueryMixin, EnvelopeModelViewSet):
     ordering = ["name"]
     success_codes = _SUCCESS_CODES
     not_found_codes = _NOT_FOUND_CODES
+    query_failed_code = codes.PLATFORM_QUERY_FAILED
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -138,7 +118,7 @@ class PlatformTypeViewSet(PlatformQueryMixin, EnvelopeModelViewSet):
         )
 
 
-class CloudPlatformViewSet(PlatformQueryMixin, EnvelopeModelViewSet):
+class CloudPlatformViewSet(EnvelopeModelViewSet):
     """vCenter endpoints: CRUD with a write-only password, and `test-connection`."""
 
     queryset = CloudPlatform.objects.select_related("platform_type")
@@ -149,6 +129,7 @@ class CloudPlatformViewSet(PlatformQueryMixin, EnvelopeModelViewSet):
     ordering = ["name"]
     success_codes = _SUCCESS_CODES
     not_found_codes = _NOT_FOUND_CODES
+    query_failed_code = codes.PLATFORM_QUERY_FAILED
     action_permissions = {"test_connection": ["platforms.change_cloudplatform"]}
 
     def create(self, request, *args, **kwargs):

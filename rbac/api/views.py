@@ -10,7 +10,6 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status as http_status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 
 from accounts.services import database_error
 from kstack_naguan.api import codes
@@ -54,30 +53,6 @@ def _validate(serializer, code_for):
     return dict(serializer.validated_data)
 
 
-class QueryCodesMixin:
-    """List and retrieve answer `query_failed_code` for a bad filter and `query_db_code` (500)
-    when the database fails."""
-
-    query_failed_code = codes.INVALID_INPUT
-    query_db_code = codes.INTERNAL_ERROR
-
-    def list(self, request, *args, **kwargs):
-        try:
-            return super().list(request, *args, **kwargs)
-        except ValidationError as exc:
-            raise ApiError(self.query_failed_code, data={"errors": exc.detail}) from None
-        except DatabaseError:
-            logger.exception("listing %s failed", self.basename)
-            raise database_error(self.query_db_code) from None
-
-    def retrieve(self, request, *args, **kwargs):
-        try:
-            return super().retrieve(request, *args, **kwargs)
-        except DatabaseError:
-            logger.exception("reading %s failed", self.basename)
-            raise database_error(self.query_db_code) from None
-
-
 # Menus --------------------------------------------------------------------------------------
 
 
@@ -104,7 +79,7 @@ def _menu_update_code(errors):
     update=extend_schema(request=MenuWriteSerializer, responses=MenuSerializer),
     partial_update=extend_schema(request=MenuWriteSerializer, responses=MenuSerializer),
 )
-class MenuViewSet(QueryCodesMixin, EnvelopeModelViewSet):
+class MenuViewSet(EnvelopeModelViewSet):
     """The SPA's menus: CRUD, the whole tree, and the caller's own tree (`mine`).
 
     PUT and PATCH both change only the fields they name. On update, `is_hide` sent as null or
@@ -119,7 +94,7 @@ class MenuViewSet(QueryCodesMixin, EnvelopeModelViewSet):
     ordering_fields = ["sort", "id", "name", "title"]
     ordering = ["sort", "id"]
     query_failed_code = codes.MENU_QUERY_FAILED
-    query_db_code = codes.MENU_QUERY_FAILED
+    query_db_error_code = codes.MENU_QUERY_FAILED
     action_permissions = {"mine": [], "tree": ["rbac.view_menu"]}
     success_codes = {
         "list": codes.MENU_QUERY_OK.number,
@@ -199,7 +174,7 @@ def _role_code(default):
     update=extend_schema(request=RoleWriteSerializer, responses=RoleSerializer),
     partial_update=extend_schema(request=RoleWriteSerializer, responses=RoleSerializer),
 )
-class RoleViewSet(QueryCodesMixin, EnvelopeModelViewSet):
+class RoleViewSet(EnvelopeModelViewSet):
     """Roles: a Django group plus description, menus and permissions (1300-1331).
 
     Permissions are `app_label.codename` names. Someone who is not a superuser can grant a role
@@ -216,7 +191,7 @@ class RoleViewSet(QueryCodesMixin, EnvelopeModelViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name", "id", "created_at"]
     ordering = ["name"]
-    query_db_code = codes.ROLE_QUERY_DB_ERROR
+    query_db_error_code = codes.ROLE_QUERY_DB_ERROR
     success_codes = {
         "list": codes.ROLE_QUERY_OK.number,
         "retrieve": codes.ROLE_QUERY_OK.number,
@@ -290,7 +265,7 @@ def _roles(request, body, code):
         responses=UserRoleSerializer,
     ),
 )
-class UserRoleViewSet(QueryCodesMixin, EnvelopeModelViewSet):
+class UserRoleViewSet(EnvelopeModelViewSet):
     """The roles each user holds, addressed by user id (1400-1431).
 
     `POST user-roles/ {"user", "roles"}` gives roles, `PUT user-roles/{user} {"roles"}` makes
@@ -305,7 +280,7 @@ class UserRoleViewSet(QueryCodesMixin, EnvelopeModelViewSet):
     ordering_fields = ["id", "username"]
     ordering = ["id"]
     query_failed_code = codes.USER_ROLE_QUERY_FAILED
-    query_db_code = codes.USER_ROLE_QUERY_FAILED
+    query_db_error_code = codes.USER_ROLE_QUERY_FAILED
     _read = ["rbac.view_role", "accounts.view_user"]
     _write = ["rbac.assign_role", "accounts.change_user"]
     action_permissions = {

@@ -1,6 +1,6 @@
 """Benchmark of the VM list API, the request log's cost, and logins, behind gunicorn.
 
-    .venv/bin/python bench/api.py [--vms 10000] [--rounds 5] [--seconds 6]
+    .venv/bin/python bench/api.py [--vms 10000] [--rounds 8] [--seconds 4]
 
 It fills a fresh PostgreSQL database (`kstack_bench_api`; `BENCH_DATABASE_URL` overrides it)
 with 10,000 mirrored VMs through `bulk_create` (no simulator needed), starts two gunicorn
@@ -13,8 +13,10 @@ is installed (Debian's `wrk` package), otherwise a bounded loop of Python thread
 - the same list with the request-log middleware on and off (target: at least 90%);
 - `POST /api/auth/login` with Django's default password hasher (logins per second, no target).
 
-The variants are interleaved for `--rounds` rounds and the medians compared, so a load that
-drifts during the run touches all of them alike. The operator signing in holds only the view
+The variants are interleaved for `--rounds` rounds, each round starting with another variant,
+and a target is judged on the median over rounds of the ratio within a round, so a load that
+drifts during the run touches the compared variants alike. The workers' CPU time per request
+(from /proc) is printed beside it as a cross-check that other processes' load does not sway. The operator signing in holds only the view
 permission on VMs, through a role, as a real user would.
 """
 
@@ -43,6 +45,9 @@ API_PATH = "/api/vcenter/vms?page_size=100"
 PLAIN_PATH = "/api/bench/plain-vms?page_size=100"
 LOGIN_PATH = "/api/auth/login"
 TARGETS = {"api": 0.60, "request_log": 0.90}
+PATHS = {"api": API_PATH, "plain": PLAIN_PATH}
+# view_requestlog: the VM list API or the plain view, with the request log on or off.
+VARIANTS = ["api_on", "plain_on", "api_off", "plain_off"]
 
 
 # -- child processes -------------------------------------------------------------------------
@@ -239,7 +244,7 @@ def child_load(port, method, path, seconds, threads, headers, body):
 
 
 def load(port, path, seconds, token, connections=4):
-    """Requests per second of `GET path` for `seconds`, with wrk or the Python loop."""
+    """`(requests per second, requests)` of `GET path` for `seconds`, with wrk or Python."""
     wrk = shutil.which("wrk")
     if wrk:
         result = subprocess.run(
@@ -266,7 +271,7 @@ def load(port, path, seconds, token, connections=4):
             errors and re.search(r"(connect|read|write|timeout) [1-9]", errors.group(1))
         ):
             raise RuntimeError(f"errors under load on {path}:\n{result.stdout}")
-        return rate
+        return rate, int(re.search(r"(\d+) requests in", result.stdout).group(1))
     data = common.run_child(
         [
             "bench/api.py",
@@ -284,7 +289,7 @@ def load(port, path, seconds, token, connections=4):
     )
     if data["errors"]:
         raise RuntimeError(f"{data['errors']} failed requests on {path}")
-    return data["per_second"]
+    return data["per_second"], data["requests"]
 
 
 # -- gunicorn --------------------------------------------------------------------------------
@@ -346,6 +351,19 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def worker_cpu_seconds(self):
+        """CPU time (user + system) the workers have used so far, from /proc."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while we looked
+                continue
+            if int(fields[1]) == self.process.pid:  # a child of the master: a worker
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
 
     def request(self, method, path, token=None, body=None):
         """One request; returns (status, parsed JSON or None)."""
@@ -420,8 +438,8 @@ def login_rate(server, seconds, threads=4):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=10_000, help="VMs in the mirror")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every load")
-    parser.add_argument("--seconds", type=int, default=6, help="length of one load run")
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds of every load")
+    parser.add_argument("--seconds", type=int, default=4, help="length of one load run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("child_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -450,27 +468,31 @@ def main():
     token = seeded["token"]
     print(f"database seeded with {seeded['vms']} VMs in {seeded['seconds']:.1f}s", flush=True)
 
-    rates = {key: [] for key in ("api_on", "plain_on", "api_off", "plain_off")}
+    rates = {key: [] for key in VARIANTS}
+    cpu_ms = {key: [] for key in VARIANTS}
     with (
         Gunicorn(env, "bench.settings") as logged,
         Gunicorn(env, "bench.settings_no_request_log") as unlogged,
     ):
+        servers = {"on": logged, "off": unlogged}
         rows, count = check_same_rows(logged, token)
         check_same_rows(unlogged, token)
         print(f"both answer the same {rows} rows of {count}; 2 gunicorns of 2 sync workers each")
 
-        # Warm both servers up, then interleave the variants.
-        for server in (logged, unlogged):
+        # Warm both servers up, then interleave the variants, starting each round elsewhere.
+        for server in servers.values():
             load(server.port, API_PATH, 2, token)
             load(server.port, PLAIN_PATH, 2, token)
         for round_no in range(args.rounds):
-            for key, server, path in (
-                ("api_on", logged, API_PATH),
-                ("plain_on", logged, PLAIN_PATH),
-                ("api_off", unlogged, API_PATH),
-                ("plain_off", unlogged, PLAIN_PATH),
-            ):
-                rates[key].append(load(server.port, path, args.seconds, token))
+            shift = round_no % len(VARIANTS)
+            for key in VARIANTS[shift:] + VARIANTS[:shift]:
+                view, log = key.split("_")
+                server = servers[log]
+                cpu_before = server.worker_cpu_seconds()
+                rate, requests = load(server.port, PATHS[view], args.seconds, token)
+                cpu = server.worker_cpu_seconds() - cpu_before
+                rates[key].append(rate)
+                cpu_ms[key].append(cpu * 1000 / max(requests, 1))
             print(
                 f"   round {round_no + 1}: "
                 + ", ".join(f"{key} {values[-1]:.1f}/s" for key, values in rates.items()),
@@ -478,40 +500,48 @@ def main():
             )
 
         # Logins through the API, then the hasher alone on one core.
-        logins = login_rate(logged, args.seconds)
+        login_seconds = max(args.seconds, 10)
+        logins = login_rate(logged, login_seconds)
     hasher = common.run_child(["bench/api.py", "--child", "hasher", "5"], env)
     logged_rows = common.run_child(["bench/api.py", "--child", "requestlog"], env)["rows"]
 
     median = {key: common.median(values) for key, values in rates.items()}
+    cpu = {key: common.median(values) for key, values in cpu_ms.items()}
+
+    def paired(top, bottom):
+        # The median over rounds of the ratio within each round: drift between rounds cancels.
+        return common.median([a / b for a, b in zip(rates[top], rates[bottom], strict=True)])
+
     print(f"\n== requests per second, median of {args.rounds} runs of {args.seconds}s ==")
-    print(
-        f"  GET {API_PATH}: {median['api_on']:.1f}/s (request log off: {median['api_off']:.1f}/s)"
-    )
-    print(
-        f"  GET {PLAIN_PATH}: {median['plain_on']:.1f}/s "
-        f"(request log off: {median['plain_off']:.1f}/s)"
-    )
+    for view, path in PATHS.items():
+        print(
+            f"  GET {path}: {median[f'{view}_on']:.1f}/s, "
+            f"{cpu[f'{view}_on']:.0f} ms of worker CPU per request "
+            f"(request log off: {median[f'{view}_off']:.1f}/s, {cpu[f'{view}_off']:.0f} ms)"
+        )
     print(f"  request-log rows written during the run: {logged_rows}")
-    print("\n== targets ==")
+    print("\n== targets (median of the per-round ratios) ==")
     common.verdict(
         "VM list API / plain Django view (request log on in both)",
-        median["api_on"] / median["plain_on"] * 100,
+        paired("api_on", "plain_on") * 100,
         TARGETS["api"] * 100,
         unit="%",
     )
     common.verdict(
         "VM list API with / without the request log",
-        median["api_on"] / median["api_off"] * 100,
+        paired("api_on", "api_off") * 100,
         TARGETS["request_log"] * 100,
         unit="%",
     )
     print(
-        f"  info  VM list API / plain view, request log off in both: "
-        f"{median['api_off'] / median['plain_off'] * 100:.0f}%"
+        f"  info  the same from worker CPU per request: API / plain "
+        f"{cpu['plain_on'] / cpu['api_on'] * 100:.0f}%, with / without the request log "
+        f"{cpu['api_off'] / cpu['api_on'] * 100:.0f}%"
     )
     print(
-        f"  info  plain view with / without the request log: "
-        f"{median['plain_on'] / median['plain_off'] * 100:.0f}%"
+        f"  info  VM list API / plain view, request log off in both: "
+        f"{paired('api_off', 'plain_off') * 100:.0f}%; plain view with / without the request "
+        f"log: {paired('plain_on', 'plain_off') * 100:.0f}%"
     )
     default = hasher["hasher"].endswith(".PBKDF2PasswordHasher") and (
         hasher["iterations"] == hasher["django_default_iterations"]
@@ -524,7 +554,7 @@ def main():
     )
     print(
         f"  info  {logins['per_second']:.2f} logins/s through the API "
-        f"({logins['requests']} in {args.seconds}s, 4 clients, 2 workers); "
+        f"({logins['requests']} in {login_seconds}s, 4 clients, 2 workers); "
         f"{hasher['per_second']:.2f} password checks/s on one core in-process"
     )
     print(f"\ntotal {time.perf_counter() - started:.0f}s")

@@ -176,6 +176,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every body is wrapped in the envelope, and the generic errors are listed (api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kstack_naguan.api.schema.envelope_postprocessing_hook",
+    ],
 }
 
 # Celery: no broker configured means tasks run eagerly in-process (the embedded default).

@@ -1,6 +1,8 @@
 import django_filters
 from django.contrib.auth import get_user_model
 
+from kstack_naguan.api.filters import IdFilter
+
 from .models import Menu, Role
 
 
@@ -35,7 +37,7 @@ class RoleFilterSet(django_filters.FilterSet):
 class UserRoleFilterSet(django_filters.FilterSet):
     """`?user=&role=&username=` over users and the roles they hold."""
 
-    user = django_filters.NumberFilter(field_name="id")
+    user = IdFilter(field_name="id")
     role = django_filters.ModelChoiceFilter(field_name="groups", queryset=Role.objects.all())
     username = django_filters.CharFilter(lookup_expr="icontains")
 

@@ -2,6 +2,8 @@
 
 import django_filters
 
+from kstack_naguan.api.filters import IdFilter
+
 from . import operations
 from .models import VirtualMachine, VirtualMachinePowerStateChoices
 
@@ -13,14 +15,14 @@ class VirtualMachineFilterSet(django_filters.FilterSet):
     stores `%`, `/` and `\\` before it is compared.
     """
 
-    platform = django_filters.NumberFilter(field_name="platform_id")
-    datacenter = django_filters.NumberFilter(field_name="datacenter_id")
-    cluster = django_filters.NumberFilter(field_name="cluster_id")
-    host = django_filters.NumberFilter(field_name="host_id")
-    resource_pool = django_filters.NumberFilter(field_name="resource_pool_id")
-    folder = django_filters.NumberFilter(field_name="folder_id")
-    datastore = django_filters.NumberFilter(field_name="datastores", distinct=True)
-    network = django_filters.NumberFilter(field_name="networks", distinct=True)
+    platform = IdFilter(field_name="platform_id")
+    datacenter = IdFilter(field_name="datacenter_id")
+    cluster = IdFilter(field_name="cluster_id")
+    host = IdFilter(field_name="host_id")
+    resource_pool = IdFilter(field_name="resource_pool_id")
+    folder = IdFilter(field_name="folder_id")
+    datastore = IdFilter(field_name="datastores", distinct=True)
+    network = IdFilter(field_name="networks", distinct=True)
     power_state = django_filters.ChoiceFilter(choices=VirtualMachinePowerStateChoices.choices)
     name = django_filters.CharFilter(method="filter_name")
     is_template = django_filters.BooleanFilter()

@@ -9,6 +9,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from kstack_naguan.api.filters import IntegerFilter
 from platforms.models import CloudPlatform
 
 from .models import (
@@ -68,7 +69,7 @@ class PortGroupFilterSet(django_filters.FilterSet):
     host = _by_id(Host, "hosts")
     kind = django_filters.ChoiceFilter(choices=NetworkKindChoices.choices)
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    vlan_id = django_filters.NumberFilter()
+    vlan_id = IntegerFilter(min_value=0, max_value=4095)
     is_uplink = django_filters.BooleanFilter()
 
     class Meta:

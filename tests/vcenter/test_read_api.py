@@ -107,3 +107,11 @@ def test_sync_endpoint_requires_sync_permission(platform):
     client = api_client_for(UserFactory())
     response = client.post("/api/vcenter/sync", {"platform": platform.pk}, format="json")
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "1.5", "-1", "abc"])
+def test_vm_list_rejects_malformed_id_filters(api, synced, value):
+    response = api.get("/api/vcenter/vms", {"platform": value})
+    assert response.status_code == 400
+    assert response.json()["code"] == codes.VM_QUERY_FAILED.number
+    assert "platform" in response.json()["data"]["errors"]

@@ -333,4 +333,4 @@ def test_vm_list_filters_by_placement_and_guest(api, fresh_synced, django_assert
         assert body["data"]["count"] == expected, name
     bad = api.get("/api/vcenter/vms", {"host": "abc"})
     assert bad.status_code == 400
-    assert bad.json()["code"] == codes.INVALID_INPUT.number
+    assert bad.json()["code"] == codes.VM_QUERY_FAILED.number

@@ -107,6 +107,7 @@ class VirtualMachineViewSet(EnvelopeModelViewSet):
     ordering_fields = ["name", "power_state", "num_cpu", "memory_mb", "synced_at", "id"]
     ordering = ["name", "id"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    query_failed_code = codes.VM_QUERY_FAILED
     success_codes = {"list": codes.VM_QUERY_OK.number, "retrieve": codes.VM_QUERY_OK.number}
     action_permissions = {
         "power": ["vcenter.power_virtualmachine"],

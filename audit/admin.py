@@ -53,14 +53,22 @@ def object_admin_link(object_type, object_id, text):
     return admin_link(obj, text or str(obj))
 
 
-def task_log_message(task_log):
-    """`task log #N: state — message (code)`, linked to the TaskLog's page, for admin messages."""
+def can_view_task_logs(user):
+    """Whether `user` may open task log pages in the admin."""
+    return user.has_perm(f"{TaskLog._meta.app_label}.view_{TaskLog._meta.model_name}")
+
+
+def task_log_message(task_log, user):
+    """`task log #N: state — message (code)` for admin messages, linked to the TaskLog's page
+    when `user` may open it."""
     text = _("task log #%(id)s: %(status)s") % {
         "id": task_log.pk,
         "status": task_log.get_status_display(),
     }
     if task_log.code is not None:
         text = f"{text} — {task_log.message} ({task_log.code})"
+    if not can_view_task_logs(user):
+        return text
     return format_html(
         '<a href="{}">{}</a>', reverse("admin:audit_tasklog_change", args=[task_log.pk]), text
     )

@@ -12,6 +12,7 @@ import logging
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin import admin_link, task_log_message
+from audit.admin import admin_link, can_view_task_logs, task_log_message
 from audit.models import TaskLog
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
@@ -48,6 +49,7 @@ CLONE = "vcenter.clone_virtualmachine"
 MIGRATE = "vcenter.migrate_virtualmachine"
 SNAPSHOT = "vcenter.snapshot_virtualmachine"
 SYNC = "vcenter.sync_inventory"
+MAX_DB_ID = 2**63 - 1
 
 
 def _link(field, description, ordering=None):
@@ -417,7 +419,7 @@ class VirtualMachineAdmin(InventoryAdmin):
                 running = exc.task_log
                 text = _("A sync of %(platform)s is already running.") % {"platform": platform}
                 if running is not None:
-                    text = format_html("{} {}", text, task_log_message(running))
+                    text = format_html("{} {}", text, task_log_message(running, request.user))
                 self.message_user(request, text, messages.WARNING)
                 continue
             task_log.refresh_from_db()
@@ -427,7 +429,7 @@ class VirtualMachineAdmin(InventoryAdmin):
                 format_html(
                     "{} {}",
                     _("Sync of %(platform)s:") % {"platform": platform},
-                    task_log_message(task_log),
+                    task_log_message(task_log, request.user),
                 ),
                 level,
             )
@@ -456,6 +458,8 @@ class VirtualMachineAdmin(InventoryAdmin):
 
     def _operation_view(self, request, object_id, *, form_class, allowed, plan, title):
         """Show `form_class` for the VM; on a valid POST queue `plan` and go to its TaskLog."""
+        if object_id > MAX_DB_ID:
+            raise Http404
         vm = get_object_or_404(
             VirtualMachine.objects.select_related("platform", "datacenter", "host", "folder"),
             pk=object_id,
@@ -464,7 +468,7 @@ class VirtualMachineAdmin(InventoryAdmin):
             raise PermissionDenied
 
         # Validate the form, then let the operation check what only it and vCenter know.
-        form = form_class(request.POST or None, vm=vm)
+        form = form_class(request.POST if request.method == "POST" else None, vm=vm)
         if request.method == "POST" and form.is_valid():
             try:
                 task_log = plan(request.user, vm, form.operation_data())
@@ -473,8 +477,10 @@ class VirtualMachineAdmin(InventoryAdmin):
             else:
                 task_log.refresh_from_db()
                 level = messages.ERROR if task_log.status == "failure" else messages.SUCCESS
-                self.message_user(request, task_log_message(task_log), level)
-                return redirect("admin:audit_tasklog_change", task_log.pk)
+                self.message_user(request, task_log_message(task_log, request.user), level)
+                if can_view_task_logs(request.user):
+                    return redirect("admin:audit_tasklog_change", task_log.pk)
+                return redirect("admin:vcenter_virtualmachine_change", vm.pk)
 
         # Show the form (again, with the errors) in the admin's frame.
         context = {

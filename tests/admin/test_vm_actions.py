@@ -153,7 +153,7 @@ def test_run_snapshot_now_with_snapshot_role_takes_a_snapshot(vm, vsphere):
 
 
 def test_run_sync_action_with_sync_role_links_the_task_log(vm, vsphere):
-    client = admin_client(staff_with(VIEW_VM, "vcenter.sync_inventory"))
+    client = admin_client(staff_with(VIEW_VM, "vcenter.sync_inventory", "audit.view_tasklog"))
     before = TaskLog.objects.filter(name="vcenter.sync").count()
 
     [(level, text)] = shown_messages(run_action(client, "sync_platform", vm))
@@ -179,7 +179,7 @@ def test_run_sync_action_while_a_sync_runs_links_the_running_task_log(vm):
     )
     token = sync.claim_sync_lock(platform.pk)
     try:
-        client = admin_client(staff_with(VIEW_VM, "vcenter.sync_inventory"))
+        client = admin_client(staff_with(VIEW_VM, "vcenter.sync_inventory", "audit.view_tasklog"))
         [(level, text)] = shown_messages(run_action(client, "sync_platform", vm))
     finally:
         sync.release_sync_lock(platform.pk, token)

@@ -16,6 +16,7 @@ from platforms.models import CloudPlatform
 
 from . import sync, tasks
 from .models import Cluster, Datacenter, Folder, Host, ResourcePool, VirtualMachine
+from .names import display_name
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,8 @@ def active_platforms():
 
 
 def _node(kind, row, **extra):
-    return {"type": kind, "id": row["id"], "moid": row["moid"], "name": row["name"], **extra}
+    name = display_name(row["name"])
+    return {"type": kind, "id": row["id"], "moid": row["moid"], "name": name, **extra}
 
 
 def inventory_tree(platform_id=None):

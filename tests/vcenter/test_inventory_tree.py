@@ -123,3 +123,15 @@ def test_tree_query_count_does_not_grow_with_vms(api, db, vm, django_assert_max_
     assert len(vms) == 2 * vm
     with django_assert_max_num_queries(TREE_QUERIES):
         api.get("/api/vcenter/tree", {"platform": platform.pk})
+
+
+def test_tree_shows_names_as_typed_not_as_vsphere_escapes_them(api, platform):
+    from vcenter.models import VirtualMachine
+    from vcenter.services import start_sync
+
+    start_sync(platform)
+    VirtualMachine.objects.filter(name="DC0_H0_VM0").update(name="web%2fdb 50%25")
+    body = api.get("/api/vcenter/tree").json()
+    text = str(body["data"])
+    assert "web/db 50%" in text
+    assert "%2f" not in text

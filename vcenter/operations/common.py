@@ -2,7 +2,6 @@
 errors, lookups in the mirror, the live state of a VM and the refresh of its mirror row."""
 
 import logging
-import re
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from ..client import (
 )
 from ..client import vms as vc
 from ..models import Folder, Host, ResourcePool, VirtualMachine, VirtualMachinePowerStateChoices
+from ..names import display_name, escape_name
 from ..sync import refresh_vm
 
 logger = logging.getLogger(__name__)
@@ -42,19 +42,6 @@ GB = 1024**3
 
 
 # Names
-
-
-def escape_name(name):
-    """The name as vSphere stores it: `%` → `%25`, `/` → `%2f`, `\\` → `%5c`."""
-    return name.replace("%", "%25").replace("/", "%2f").replace("\\", "%5c")
-
-
-_ESCAPES = re.compile(r"%(2[fF]|5[cC]|25)")
-
-
-def display_name(name):
-    """The name as the user typed it, from the escaped form vSphere stores."""
-    return _ESCAPES.sub(lambda m: {"2f": "/", "5c": "\\", "25": "%"}[m[1].lower()], name or "")
 
 
 def clean_name(name, code, field_name="name"):

@@ -36,21 +36,15 @@ class EnvelopeMixin:
                 raise
             raise validation_error(self.query_failed_code, exc.detail) from None
 
-    def _run_read(self, method, request, *args, **kwargs):
-        try:
-            return method(request, *args, **kwargs)
-        except DatabaseError:
+    def handle_exception(self, exc):
+        # A read that the database failed answers the view's code. (Wrapping `list` and
+        # `retrieve` here instead would give list-only viewsets a detail route.)
+        if isinstance(exc, DatabaseError) and self.action in ("list", "retrieve"):
             code = self.query_db_error_code or self.query_failed_code
-            if code is None:
-                raise
-            logger.exception("reading %s failed", type(self).__name__)
-            raise database_error(code) from None
-
-    def list(self, request, *args, **kwargs):
-        return self._run_read(super().list, request, *args, **kwargs)
-
-    def retrieve(self, request, *args, **kwargs):
-        return self._run_read(super().retrieve, request, *args, **kwargs)
+            if code is not None:
+                logger.error("reading %s failed", type(self).__name__, exc_info=exc)
+                exc = database_error(code)
+        return super().handle_exception(exc)
 
     def get_queryset(self):
         """The view's queryset narrowed to what the caller may see (`permissions.scope_queryset`)."""
@@ -60,7 +54,7 @@ class EnvelopeMixin:
     def get_object(self):
         try:
             return super().get_object()
-        except Http404:
+        except (Http404, OverflowError):  # SQLite overflows on an id past 64 bits
             code = self.not_found_codes.get(self.action)
             if code is None:
                 raise

@@ -57,7 +57,7 @@ class EnvelopeMixin:
         except (Http404, OverflowError):  # SQLite overflows on an id past 64 bits
             code = self.not_found_codes.get(self.action)
             if code is None:
-                raise
+                raise Http404 from None
             raise ApiError(code, http_status.HTTP_404_NOT_FOUND) from None
 
 

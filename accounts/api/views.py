@@ -223,7 +223,9 @@ class UserViewSet(EnvelopeModelViewSet):
     @extend_schema(
         methods=["GET"], responses=ProfileSerializer, description="The caller's own record."
     )
-    @extend_schema(methods=["PUT", "PATCH"], request=ProfileUpdateSerializer)
+    @extend_schema(
+        methods=["PUT", "PATCH"], request=ProfileUpdateSerializer, responses=ProfileSerializer
+    )
     @action(detail=False, methods=["get", "put", "patch"], url_path="me")
     def me(self, request):
         if request.method == "GET":

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from accounts.api.fields import PrimaryKeyListField, StrictBooleanField
 from accounts.api.serializers import RoleRefSerializer
 from rbac import services
-from rbac.models import Menu, Role
+from rbac.models import Menu, Role, RoleBuiltinChoices
 
 _INT32 = {"min_value": -(2**31), "max_value": 2**31 - 1}
 
@@ -59,6 +59,9 @@ class RoleSerializer(serializers.ModelSerializer):
     """A role with its permissions as `app_label.codename` and its menus as ids."""
 
     is_builtin = serializers.BooleanField(read_only=True)
+    builtin = serializers.ChoiceField(
+        choices=RoleBuiltinChoices.choices, allow_blank=True, read_only=True
+    )
     permissions = serializers.SerializerMethodField()
     menus = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 

@@ -143,13 +143,13 @@ class MenuViewSet(EnvelopeModelViewSet):
             raise database_error(codes.MENU_QUERY_FAILED) from None
 
     @extend_schema(responses=MenuNodeSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def mine(self, request):
         """The caller's menu tree: what their roles grant, ordered by sort (1230)."""
         return self._tree(lambda: services.menus_for(request.user))
 
     @extend_schema(responses=MenuNodeSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def tree(self, request):
         """Every menu as a tree, ordered by sort (1230)."""
         return self._tree(lambda: list(Menu.objects.order_by("sort", "id")))

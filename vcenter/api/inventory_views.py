@@ -104,7 +104,7 @@ class TreeView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("platform", int, required=False)],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: {"type": "array", "items": {"type": "object"}}},
     )
     def get(self, request):
         raw = request.query_params.get("platform")

@@ -18,12 +18,18 @@ class VirtualMachineSerializer(serializers.ModelSerializer):
 
     platform_name = serializers.CharField(source="platform.name", read_only=True)
     datacenter_name = serializers.CharField(source="datacenter.name", read_only=True)
-    cluster_name = serializers.CharField(source="cluster.name", read_only=True, default=None)
-    host_name = serializers.CharField(source="host.name", read_only=True, default=None)
-    resource_pool_name = serializers.CharField(
-        source="resource_pool.name", read_only=True, default=None
+    cluster_name = serializers.CharField(
+        source="cluster.name", read_only=True, default=None, allow_null=True
     )
-    folder_name = serializers.CharField(source="folder.name", read_only=True, default=None)
+    host_name = serializers.CharField(
+        source="host.name", read_only=True, default=None, allow_null=True
+    )
+    resource_pool_name = serializers.CharField(
+        source="resource_pool.name", read_only=True, default=None, allow_null=True
+    )
+    folder_name = serializers.CharField(
+        source="folder.name", read_only=True, default=None, allow_null=True
+    )
     datastore_names = serializers.SerializerMethodField()
     network_names = serializers.SerializerMethodField()
 

@@ -226,7 +226,7 @@ def retention_days():
     return config.log_retention_days if config is not None else DEFAULT_RETENTION_DAYS
 
 
-def _delete_in_batches(queryset):
+def _delete_in_batches(queryset, progress=None):
     total = 0
     while True:
         ids = list(queryset.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
@@ -234,13 +234,17 @@ def _delete_in_batches(queryset):
             return total
         deleted, _per_model = queryset.model.objects.filter(pk__in=ids).delete()
         total += deleted
+        if progress is not None:
+            progress(deleted)
 
 
-def prune_logs(days=None, *, now=None):
+def prune_logs(days=None, *, now=None, progress=None):
     """Delete request, event and finished task logs older than `days` (default: the configured).
 
     `days` of 0 keeps everything. Rows go in batches, so a large backlog never holds one long
     lock; unfinished task logs are kept whatever their age. Returns what was deleted.
+    `progress`, when given, hears `start(kind, total)` before each kind of log and
+    `advance(count)` after each batch (`manage.py prune_logs` draws a bar with it).
     """
     days = retention_days() if days is None else int(days)
     now = now or timezone.now()
@@ -251,14 +255,20 @@ def prune_logs(days=None, *, now=None):
     cutoff = now - timedelta(days=days)
     result["cutoff"] = cutoff.isoformat()
     deleted = result["deleted"]
-    deleted["requests"] = _delete_in_batches(RequestLog.objects.filter(created_at__lt=cutoff))
-    deleted["events"] = _delete_in_batches(EventLog.objects.filter(created_at__lt=cutoff))
-    deleted["tasks"] = _delete_in_batches(
-        TaskLog.objects.filter(
+    due = {
+        "requests": RequestLog.objects.filter(created_at__lt=cutoff),
+        "events": EventLog.objects.filter(created_at__lt=cutoff),
+        "tasks": TaskLog.objects.filter(
             created_at__lt=cutoff,
             status__in=[TaskLogStatusChoices.SUCCESS, TaskLogStatusChoices.FAILURE],
-        )
-    )
+        ),
+    }
+    for kind, queryset in due.items():
+        step = None
+        if progress is not None:
+            progress.start(kind, queryset.count())
+            step = progress.advance
+        deleted[kind] = _delete_in_batches(queryset, step)
     if any(deleted.values()):
         record_event(
             None,

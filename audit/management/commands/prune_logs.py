@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from audit import services
+from kstack_naguan.management.progress import Progress, add_progress_argument
 
 
 class Command(BaseCommand):
@@ -18,11 +19,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print the result as JSON"
         )
+        add_progress_argument(parser)
 
-    def handle(self, *args, days, as_json, **options):
+    def handle(self, *args, days, as_json, progress=None, **options):
         if days is not None and days < 1:
             raise CommandError("--days must be at least 1")
-        result = services.prune_logs(days)
+        with Progress(self, wanted=progress, as_json=as_json) as bar:
+            result = services.prune_logs(days, progress=bar)
         if as_json:
             self.stdout.write(json.dumps(result, ensure_ascii=False))
             return

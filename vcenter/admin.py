@@ -274,7 +274,7 @@ class VirtualMachineAdmin(InventoryAdmin):
     list_filter = ["platform", "power_state", "is_template", "datacenter", "cluster"]
     search_fields = ["name", "moid", "ip_address", "instance_uuid", "guest_full_name"]
     list_select_related = ["host", "cluster", "datacenter", "platform"]
-    readonly_fields = ["related_logs"]
+    readonly_fields = ["related_logs", "devices"]
     inlines = [SnapshotInline]
     actions = [
         "power_on",
@@ -325,9 +325,27 @@ class VirtualMachineAdmin(InventoryAdmin):
             _("events"),
         )
 
+    @admin.display(description=_("disks and network adapters"))
+    def devices(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html(
+            '<div class="vm-devices"><div data-disks-url="{}" data-empty="{}">{}</div>'
+            '<div data-nics-url="{}" data-empty="{}"></div></div>',
+            reverse("vm-disk-list", kwargs={"vm_id": obj.pk}),
+            _("no virtual disks"),
+            _("Reading from vCenter…"),
+            reverse("vm-network-list", kwargs={"vm_id": obj.pk}),
+            _("no network adapters"),
+        )
+
     def get_fields(self, request, obj=None):
-        fields = [f for f in super().get_fields(request, obj) if f != "related_logs"]
-        return [*fields, "related_logs"]
+        extra = ["related_logs", "devices"]
+        fields = [f for f in super().get_fields(request, obj) if f not in extra]
+        return [*fields, *extra]
+
+    class Media:
+        js = ["vcenter/admin/vm_devices.js"]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pyVmomi import vim
 
 from audit.models import TaskLog
 from kstack_naguan.api import codes
@@ -131,6 +132,17 @@ def test_operator_powers_off_a_vm_and_follows_a_sync_to_success(
     assert "powered off" in vm_row(page, "DC0_H0_VM0").inner_text()
     assert vsphere_vm(vsphere, vm.moid).runtime.powerState == "poweredOff"
     page.screenshot(path=artifacts / "admin-vm-powered-off.png", full_page=True)
+
+    # Its page reads the disks and adapters live from vCenter through the API.
+    vm_row(page, "DC0_H0_VM0").locator("th a").click()
+    page.wait_for_url(f"**/admin/vcenter/virtualmachine/{vm.pk}/change/")
+    disks = page.locator(".vm-devices [data-disks-url] table tbody tr")
+    disks.first.wait_for()
+    devices = vsphere_vm(vsphere, vm.moid).config.hardware.device
+    assert disks.count() == len([d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)])
+    assert page.locator(".vm-devices [data-nics-url] table tbody tr").count() >= 1
+    page.screenshot(path=artifacts / "admin-vm-page.png", full_page=True)
+    page.go_back()
 
     # Sync its platform: the message links to the TaskLog, which shows success.
     run_action(page, "DC0_H0_VM0", "sync_platform")

@@ -55,6 +55,20 @@ def test_show_vm_page_with_links_to_its_host_snapshots_and_task_logs(vm, adminis
     assert f'href="/admin/vcenter/datacenter/{vm.datacenter_id}/change/"' in html
     assert f"/admin/audit/tasklog/?object_type=vcenter.VirtualMachine&amp;object_id={vm.pk}" in html
     assert "snapshot_set" in html or "snapshots-group" in html
+    assert f'data-disks-url="/api/vcenter/vms/{vm.pk}/disks"' in html
+    assert f'data-nics-url="/api/vcenter/vms/{vm.pk}/networks"' in html
+    assert "vcenter/admin/vm_devices.js" in html
+
+
+def test_vm_page_reads_devices_through_the_api_with_the_admin_session(vm, viewer):
+    """What vm_devices.js fetches; the ordinary-user role may read a VM's devices."""
+    client = admin_client(viewer)
+    disks = client.get(f"/api/vcenter/vms/{vm.pk}/disks?page_size=200").json()
+    assert disks["code"] == codes.DISK_QUERY_OK.number
+    assert disks["data"]["count"] == 1
+    assert disks["data"]["results"][0]["datastore"] == "LocalDS_0"
+    nics = client.get(f"/api/vcenter/vms/{vm.pk}/networks?page_size=200")
+    assert nics.status_code == 200
 
 
 @pytest.mark.parametrize(("suffix", "needed"), [("clone/", CLONE), ("migrate/", MIGRATE)])

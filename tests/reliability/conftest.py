@@ -1,0 +1,39 @@
+"""Shared helpers of the reliability suite: where its figures go, and small fixtures."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+FIGURES_FILE = "reliability.json"
+
+
+def record_figure(test, **figures):
+    """Print `figures` for `test` and merge them into `$KSTACK_TEST_ARTIFACTS/reliability.json`.
+
+    docs/reliability.md quotes the last figures measured; CI keeps this file as an artifact so
+    the next measurement can be compared with it. Without KSTACK_TEST_ARTIFACTS only the print
+    remains (pytest shows it with -s or -rA).
+    """
+    print(f"reliability figure {test}: {json.dumps(figures, sort_keys=True)}")
+    folder = os.environ.get("KSTACK_TEST_ARTIFACTS")
+    if not folder:
+        return
+    path = Path(folder) / FIGURES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):
+        current = {}
+    current[test] = figures
+    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.fixture
+def needs_postgresql(transactional_db):
+    """Skip a race test on SQLite, whose single writer makes every race a queue."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers, so nothing races")

@@ -195,6 +195,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task whose worker vanished whole (SIGKILL, lost machine) goes back to the queue once its
+# message has been unacknowledged this long: longer than the longest task, or it would run twice
+# while still running.
+KSTACK_BROKER_VISIBILITY_TIMEOUT = env.int("KSTACK_BROKER_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": KSTACK_BROKER_VISIBILITY_TIMEOUT}
+# Portals (or test runs) sharing one Redis keep their queues apart with a key prefix.
+if env("KSTACK_BROKER_KEY_PREFIX", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env("KSTACK_BROKER_KEY_PREFIX")
+# The stale-task reaper (audit/reaper.py) ends TaskLogs silent for longer than this, after the
+# broker has had its chance to deliver them again; beat runs it every five minutes.
+KSTACK_TASK_STALE_SECONDS = env.int(
+    "KSTACK_TASK_STALE_SECONDS", default=KSTACK_BROKER_VISIBILITY_TIMEOUT + 900
+)
+CELERY_IMPORTS = ["audit.reaper"]
+CELERY_BEAT_SCHEDULE = {
+    "audit.reap_stale_tasks": {"task": "audit.reap_stale_tasks", "schedule": 300.0},
+}
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:

@@ -3,6 +3,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .PHONY: bootstrap demo test lint format worker beat
 
@@ -15,7 +16,7 @@ demo: bootstrap
 
 test:
 	bash scripts/bootstrap.sh --browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check .

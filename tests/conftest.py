@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db import OperationalError, connection
 from pyVim.connect import Disconnect, SmartConnect
 from rest_framework.test import APIClient
@@ -45,6 +46,13 @@ def vcsim_fresh():
     """A simulator of the test's own, for tests that change vCenter (about 0.1 s to start)."""
     with Simulator(username=VCSIM_USER, password=VCSIM_PASSWORD) as sim:
         yield sim
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: cached rows must not outlive a rolled-back test."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,18 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_event
+from kstack_naguan.api import codes
+from kstack_naguan.crypto import DecryptionError
+from vcenter.client import VCenterError, VCenterUnreachable
 
 from .models import CloudPlatform, PlatformType
-from .services import platform_summary, platform_type_summary
+from .services import platform_summary, platform_type_summary, test_connection
 
 
 class EventLogAdminMixin:
@@ -102,3 +109,61 @@ class CloudPlatformAdmin(EventLogAdminMixin, admin.ModelAdmin):
     list_filter = ["platform_type", "is_active", "verify_tls"]
     search_fields = ["name", "host", "remarks"]
     readonly_fields = ["last_synced_at", "created_at", "updated_at"]
+    actions = ["sync_now"]
+
+    # The "test connection" button (as POST platforms/{id}/test-connection) and a sync action.
+
+    def has_sync_permission(self, request):
+        return request.user.has_perm("vcenter.sync_inventory")
+
+    def has_test_connection_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_test_connection": self.has_test_connection_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="platforms_cloudplatform_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request, object_id):
+        """Log into the platform's vCenter (POST only) and say how it went on its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if object_id > 2**63 - 1:
+            raise Http404
+        platform = get_object_or_404(CloudPlatform, pk=object_id)
+        if not self.has_test_connection_permission(request, platform):
+            raise PermissionDenied
+        try:
+            about = test_connection(request.user, platform)
+        except (VCenterError, DecryptionError) as exc:
+            code = codes.VCENTER_UNREACHABLE if isinstance(exc, VCenterUnreachable) else None
+            code = code or codes.CONNECTION_FAILED
+            self.message_user(request, f"{code.msg} ({code.number}): {exc}", messages.ERROR)
+        else:
+            code = codes.CONNECTION_OK
+            self.message_user(
+                request,
+                f"{code.msg} ({code.number}): {about['name']} {about['version']}",
+                messages.SUCCESS,
+            )
+        return redirect("admin:platforms_cloudplatform_change", platform.pk)
+
+    @admin.action(description=_("Sync now"), permissions=["sync"])
+    def sync_now(self, request, queryset):
+        from vcenter.admin import sync_platforms
+
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        sync_platforms(self, request, queryset)

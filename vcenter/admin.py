@@ -257,6 +257,33 @@ def _error_text(vm, exc):
     return f"{operations.display_name(vm.name)}: {exc}"
 
 
+def sync_platforms(model_admin, request, platforms):
+    """Queue a sync of each of `platforms` for an admin action and tell the user how each went.
+
+    The caller has checked `vcenter.sync_inventory`. A platform already syncing is reported
+    with a link to the running TaskLog instead of starting another sync.
+    """
+    for platform in platforms:
+        try:
+            task_log = services.start_sync(platform, request.user)
+        except services.SyncRunning as exc:
+            text = _("A sync of %(platform)s is already running.") % {"platform": platform}
+            if exc.task_log is not None:
+                text = format_html("{} {}", text, task_log_message(exc.task_log, request.user))
+            model_admin.message_user(request, text, messages.WARNING)
+            continue
+        task_log.refresh_from_db()
+        model_admin.message_user(
+            request,
+            format_html(
+                "{} {}",
+                _("Sync of %(platform)s:") % {"platform": platform},
+                task_log_message(task_log, request.user),
+            ),
+            messages.ERROR if task_log.status == "failure" else messages.SUCCESS,
+        )
+
+
 @admin.register(VirtualMachine)
 class VirtualMachineAdmin(InventoryAdmin):
     list_display = [
@@ -430,27 +457,7 @@ class VirtualMachineAdmin(InventoryAdmin):
         if not self.has_sync_permission(request):
             raise PermissionDenied
         platforms = CloudPlatform.objects.filter(pk__in=queryset.values("platform_id"))
-        for platform in platforms:
-            try:
-                task_log = services.start_sync(platform, request.user)
-            except services.SyncRunning as exc:
-                running = exc.task_log
-                text = _("A sync of %(platform)s is already running.") % {"platform": platform}
-                if running is not None:
-                    text = format_html("{} {}", text, task_log_message(running, request.user))
-                self.message_user(request, text, messages.WARNING)
-                continue
-            task_log.refresh_from_db()
-            level = messages.ERROR if task_log.status == "failure" else messages.SUCCESS
-            self.message_user(
-                request,
-                format_html(
-                    "{} {}",
-                    _("Sync of %(platform)s:") % {"platform": platform},
-                    task_log_message(task_log, request.user),
-                ),
-                level,
-            )
+        sync_platforms(self, request, platforms)
 
     # Clone and migrate: small forms, then the API's operations.
 

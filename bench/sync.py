@@ -290,7 +290,7 @@ def summarise(size, data):
     )
     for run, seconds in (("first", first), ("second", second)):
         p = phases[run]
-        rest = seconds - p["read"] - p["image"] - p["write"]
+        rest = max(0.0, seconds - p["read"] - p["image"] - p["write"])
         print(
             f"  {run} sync {seconds:.2f}s = read {p['read']:.2f}s + ISO search {p['image']:.2f}s "
             f"+ database {p['write']:.2f}s + rows built and the rest {rest:.2f}s"
@@ -300,7 +300,7 @@ def summarise(size, data):
         f"  peak RSS: sync {peak:.0f} MiB (process baseline {baseline:.0f} MiB), "
         f"bare retrieval {retrieve_peak:.0f} MiB"
     )
-    print(f"  second sync SQL writes: {dict(mirror_writes) or 'none'}")
+    print(f"  SQL writes of the {len(data['sync'])} second syncs: {dict(mirror_writes) or 'none'}")
     return {
         "retrieve": retrieve,
         "first": first,

@@ -1,0 +1,108 @@
+"""A Celery worker killed (SIGKILL) in the middle of a task: delivered again, or reaped.
+
+The sync is slowed by the simulator (`-method-delay RetrievePropertiesEx:1500`, every property
+read takes 1.5 s) so that the worker can be killed while the task runs. Killing the whole
+worker (solo pool) leaves the message unacknowledged in Redis (`acks_late`); once the broker's
+visibility timeout (2 s here, an hour by default) has passed, the next worker takes it again.
+Needs PostgreSQL and Redis (CELERY_BROKER_URL); skipped otherwise, with the reason.
+"""
+
+import time
+
+import pytest
+
+from audit.models import TaskLog
+from audit.reaper import reap_stale_tasks
+from kstack_naguan.testing.vcsim import Simulator
+from vcenter import services
+from vcenter.models import VirtualMachine
+
+from ..conftest import VCSIM_PASSWORD, VCSIM_USER, wait_for_task_log
+from ..factories import CloudPlatformFactory
+from .conftest import record_figure
+from .workers import own_broker, wait_until
+
+pytestmark = [pytest.mark.worker, pytest.mark.vcsim]
+
+VISIBILITY_TIMEOUT = 2
+
+
+@pytest.fixture
+def slow_sim():
+    with Simulator(
+        username=VCSIM_USER,
+        password=VCSIM_PASSWORD,
+        extra_args=("-method-delay", "RetrievePropertiesEx:1500"),
+    ) as sim:
+        yield sim
+
+
+def _kill_mid_sync(broker, platform):
+    """Start a sync on a worker and SIGKILL the worker while the sync reads vCenter."""
+    worker = broker.start_worker()
+    task_log = services.start_sync(platform)
+    wait_until(
+        lambda: TaskLog.objects.filter(pk=task_log.pk, status="running").exists(),
+        30,
+        "the worker starting the sync",
+    )
+    time.sleep(0.5)  # inside the first slowed property read
+    broker.kill(worker)
+    task_log.refresh_from_db()
+    assert task_log.status == "running" and task_log.attempts == 1
+    assert not VirtualMachine.objects.filter(platform=platform).exists()
+    return task_log
+
+
+def test_kill_worker_mid_sync_delivers_the_task_again(transactional_db, slow_sim):
+    platform = CloudPlatformFactory.for_simulator(slow_sim, name="slow")
+    with own_broker(VISIBILITY_TIMEOUT) as broker:
+        task_log = _kill_mid_sync(broker, platform)
+
+        # Past the visibility timeout, a new worker takes the task again and finishes it.
+        time.sleep(VISIBILITY_TIMEOUT + 0.5)
+        broker.start_worker()
+        task_log = wait_for_task_log(task_log.pk, timeout=120)
+
+    assert (task_log.status, task_log.code, task_log.attempts) == ("success", 2400, 2)
+    assert VirtualMachine.objects.filter(platform=platform).count() == slow_sim.vm_count
+    record_figure(
+        "worker_killed_mid_sync_redelivered",
+        workers_killed=1,
+        deliveries=task_log.attempts,
+        outcome=task_log.status,
+        vms_mirrored=slow_sim.vm_count,
+    )
+
+
+def test_kill_worker_mid_sync_then_reaper_ends_it_and_redelivery_is_a_no_op(
+    transactional_db, slow_sim
+):
+    platform = CloudPlatformFactory.for_simulator(slow_sim, name="slow")
+    with own_broker(VISIBILITY_TIMEOUT) as broker:
+        task_log = _kill_mid_sync(broker, platform)
+
+        # No worker comes back in time: the reaper ends the TaskLog.
+        time.sleep(VISIBILITY_TIMEOUT + 0.5)
+        assert reap_stale_tasks(older_than=1) == [task_log.pk]
+
+        # The message is still delivered again, and the task then does nothing.
+        worker = broker.start_worker()
+        celery_id = TaskLog.objects.get(pk=task_log.pk).celery_task_id
+        wait_until(
+            lambda: f"[{celery_id}] succeeded" in worker.log_path.read_text(),
+            60,
+            "the redelivered task",
+        )
+
+    task_log.refresh_from_db()
+    assert (task_log.status, task_log.code, task_log.attempts) == ("failure", 2401, 1)
+    assert "worker lost" in task_log.error
+    assert not VirtualMachine.objects.filter(platform=platform).exists()
+    record_figure(
+        "worker_killed_mid_sync_reaped",
+        workers_killed=1,
+        outcome=task_log.status,
+        code=task_log.code,
+        second_run_wrote_rows=0,
+    )

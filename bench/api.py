@@ -245,7 +245,7 @@ def child_load(port, method, path, seconds, threads, headers, body):
 
 def load(port, path, seconds, token, connections=4):
     """`(requests per second, requests)` of `GET path` for `seconds`, with wrk or Python."""
-    wrk = shutil.which("wrk")
+    wrk = shutil.which("wrk") if os.environ.get("BENCH_LOAD") != "python" else None
     if wrk:
         result = subprocess.run(
             [
@@ -440,6 +440,9 @@ def main():
     parser.add_argument("--vms", type=int, default=10_000, help="VMs in the mirror")
     parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds of every load")
     parser.add_argument("--seconds", type=int, default=4, help="length of one load run")
+    parser.add_argument(
+        "--load", choices=["auto", "python"], default="auto", help="python: never use wrk"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("child_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -455,7 +458,10 @@ def main():
         return child_load(int(port), method, path, float(seconds), int(threads), headers, body)
 
     common.banner("bench/api.py: the VM list, the request log and logins behind gunicorn")
-    print(f"load generator: {shutil.which('wrk') or 'Python threads (wrk is not installed)'}")
+    if args.load == "python":
+        os.environ["BENCH_LOAD"] = "python"
+    wrk = shutil.which("wrk") if args.load != "python" else None
+    print(f"load generator: {wrk or 'Python threads in a second process'}")
     started = time.perf_counter()
     env = common.bench_env(
         os.environ.get("BENCH_DATABASE_URL", DATABASE_URL),

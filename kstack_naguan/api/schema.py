@@ -8,9 +8,11 @@ generated from it (or a fuzzer checking answers against it) sees the real shapes
 - each declared response body becomes the `data` of an envelope; a response without a body
   becomes an envelope whose `data` is null;
 - a declared 204 becomes the 200 it really is;
-- the generic errors every route can give are added where the view did not declare them: 400
-  (bad parameters or body), 401 and 403 (routes that need a token), 404 (a path id, or a page
-  past the end), 413 and 415 (routes with a body), 500 (the database-failure codes).
+- the generic errors are added where the view did not declare them: 401, 404 and 500 on every
+  route (no token or refused credentials; an unknown id or a page past the end; the
+  database-failure codes), 400 where there are parameters or a body, 403 where a token is
+  needed, 413 and 415 where there is a body, and 409 and 502 on the routes that talk to vCenter
+  (it refused, or could not be reached in time).
 """
 
 ERROR_ENVELOPE = "ErrorEnvelope"
@@ -23,6 +25,8 @@ _ERRORS = {
     "413": ("The request body is over the size cap."),
     "415": ("The body's content type is not accepted."),
     "500": ("Internal or database error: data.request_id identifies the failure in the logs."),
+    "409": ("vCenter refused the operation in the object's present state."),
+    "502": ("vCenter is unreachable, too slow, or refused the stored credentials."),
 }
 
 
@@ -58,7 +62,17 @@ def _needs_token(operation):
     return {} not in (operation.get("security") or [{}])
 
 
-def _error_statuses(operation):
+def _talks_to_vcenter(path, method):
+    # Changes under /api/vcenter/, and a VM's own routes (read live), go to vCenter; so does the
+    # platform connection test. Mirror reads and the sync request (it queues a task) do not.
+    if path.endswith("/test-connection/"):
+        return True
+    if path.startswith("/api/vcenter/vms/{"):
+        return True
+    return path.startswith("/api/vcenter/") and method != "get" and path != "/api/vcenter/sync"
+
+
+def _error_statuses(path, method, operation):
     parameters = operation.get("parameters") or []
     has_body = "requestBody" in operation
     # Every route can answer 401 (no token, or refused credentials), 404 (an unknown id in the
@@ -70,6 +84,8 @@ def _error_statuses(operation):
         statuses.append("403")
     if has_body:
         statuses += ["413", "415"]
+    if _talks_to_vcenter(path, method):
+        statuses += ["409", "502"]
     return statuses
 
 
@@ -77,8 +93,8 @@ def envelope_postprocessing_hook(result, generator, request, public):
     """drf-spectacular hook: wrap every response in the envelope and list the generic errors."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas[ERROR_ENVELOPE] = envelope_schema({"type": "object", "nullable": True})
-    for methods in result.get("paths", {}).values():
-        for operation in methods.values():
+    for path, methods in result.get("paths", {}).items():
+        for method, operation in methods.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
@@ -93,7 +109,7 @@ def envelope_postprocessing_hook(result, generator, request, public):
                 _wrap(response)
 
             # The errors the exception handler gives on any route of this kind.
-            for status in _error_statuses(operation):
+            for status in _error_statuses(path, method, operation):
                 responses.setdefault(
                     status,
                     {

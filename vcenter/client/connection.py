@@ -95,6 +95,12 @@ class VCenterClient:
                 ) from None
             except vmodl.MethodFault as exc:
                 self._si = None
+                cause = exc.__context__
+                if isinstance(exc, vim.fault.HostConnectFault) and isinstance(
+                    cause, _TRANSPORT_ERRORS
+                ):
+                    # SmartConnect wraps a transport failure (a timeout) of its first call.
+                    raise _transport_error(cause, self) from None
                 raise from_fault(exc) from None
             except _TRANSPORT_ERRORS as exc:
                 self._si = None

@@ -64,7 +64,11 @@ def _link(field, description, ordering=None):
 
 
 class InventoryAdmin(admin.ModelAdmin):
-    """The mirror comes from vCenter: it can be read and deleted, never typed in."""
+    """The mirror comes from vCenter: it is read here, never typed in or deleted.
+
+    Deleting a row would not delete the object in vCenter, and the next sync would bring it
+    back; VMs are deleted through the API's `DELETE vcenter/vms/{id}`, which asks vCenter.
+    """
 
     list_filter = ["platform"]
     search_fields = ["name", "moid"]
@@ -74,6 +78,9 @@ class InventoryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -24,3 +24,17 @@ def test_admin_inventory_is_read_only(client, admin_user, platform):
     vm = VirtualMachine.objects.first()
     page = client.get(f"/admin/vcenter/virtualmachine/{vm.pk}/change/").content.decode()
     assert 'name="name"' not in page  # shown, not editable
+
+
+def test_admin_cannot_delete_mirror_rows(client, admin_user, platform):
+    """Deleting a mirror row would leave the VM in vCenter; the admin offers no delete."""
+    services.start_sync(platform)
+    client.force_login(admin_user)
+    vm = VirtualMachine.objects.first()
+    assert client.get(f"/admin/vcenter/virtualmachine/{vm.pk}/delete/").status_code == 403
+    response = client.post(
+        "/admin/vcenter/virtualmachine/",
+        {"action": "delete_selected", "_selected_action": [vm.pk]},
+    )
+    assert VirtualMachine.objects.filter(pk=vm.pk).exists()
+    assert response.status_code in (200, 302)

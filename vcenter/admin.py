@@ -63,6 +63,19 @@ def _link(field, description, ordering=None):
     return column
 
 
+def _count_link(annotation, target, filter_field, description):
+    """A list column showing the count `annotation` as a link to `target`'s filtered list."""
+
+    @admin.display(description=description, ordering=annotation)
+    def column(self, obj):
+        url = reverse(f"admin:vcenter_{target}_changelist")
+        count = getattr(obj, annotation)
+        return format_html('<a href="{}?{}__id__exact={}">{}</a>', url, filter_field, obj.pk, count)
+
+    column.__name__ = annotation
+    return column
+
+
 class InventoryAdmin(admin.ModelAdmin):
     """The mirror comes from vCenter: it is read here, never typed in or deleted.
 
@@ -97,19 +110,8 @@ class DatacenterAdmin(InventoryAdmin):
             )
         )
 
-    @admin.display(description=_("clusters"), ordering="cluster_count")
-    def cluster_count(self, obj):
-        url = reverse("admin:vcenter_cluster_changelist")
-        return format_html(
-            '<a href="{}?datacenter__id__exact={}">{}</a>', url, obj.pk, obj.cluster_count
-        )
-
-    @admin.display(description=_("virtual machines"), ordering="vm_count")
-    def vm_count(self, obj):
-        url = reverse("admin:vcenter_virtualmachine_changelist")
-        return format_html(
-            '<a href="{}?datacenter__id__exact={}">{}</a>', url, obj.pk, obj.vm_count
-        )
+    cluster_count = _count_link("cluster_count", "cluster", "datacenter", _("clusters"))
+    vm_count = _count_link("vm_count", "virtualmachine", "datacenter", _("virtual machines"))
 
 
 @admin.register(Folder)
@@ -137,10 +139,7 @@ class ClusterAdmin(InventoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(vm_count=Count("vms"))
 
-    @admin.display(description=_("virtual machines"), ordering="vm_count")
-    def vm_count(self, obj):
-        url = reverse("admin:vcenter_virtualmachine_changelist")
-        return format_html('<a href="{}?cluster__id__exact={}">{}</a>', url, obj.pk, obj.vm_count)
+    vm_count = _count_link("vm_count", "virtualmachine", "cluster", _("virtual machines"))
 
 
 @admin.register(Host)
@@ -164,10 +163,7 @@ class HostAdmin(InventoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(vm_count=Count("vms"))
 
-    @admin.display(description=_("virtual machines"), ordering="vm_count")
-    def vm_count(self, obj):
-        url = reverse("admin:vcenter_virtualmachine_changelist")
-        return format_html('<a href="{}?host__id__exact={}">{}</a>', url, obj.pk, obj.vm_count)
+    vm_count = _count_link("vm_count", "virtualmachine", "host", _("virtual machines"))
 
 
 @admin.register(ResourcePool)

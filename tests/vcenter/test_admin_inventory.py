@@ -38,3 +38,14 @@ def test_admin_cannot_delete_mirror_rows(client, admin_user, platform):
     )
     assert VirtualMachine.objects.filter(pk=vm.pk).exists()
     assert response.status_code in (200, 302)
+
+
+@pytest.mark.parametrize(
+    ("model", "filter_field"),
+    [("datacenter", "datacenter"), ("cluster", "cluster"), ("host", "host")],
+)
+def test_admin_inventory_lists_link_to_their_vms(client, admin_user, platform, model, filter_field):
+    services.start_sync(platform)
+    client.force_login(admin_user)
+    page = client.get(f"/admin/vcenter/{model}/").content.decode()
+    assert f"/admin/vcenter/virtualmachine/?{filter_field}__id__exact=" in page

@@ -153,7 +153,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "kstack_naguan.api.exceptions.envelope_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"login": env("KSTACK_LOGIN_RATE", default="30/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("KSTACK_LOGIN_RATE", default="30/min"),
+        # Failed logins per username and per client address (accounts/api/throttles.py).
+        "login_user_failures": env("KSTACK_LOGIN_USER_FAILURES", default="5/15m"),
+        "login_address_failures": env("KSTACK_LOGIN_ADDRESS_FAILURES", default="20/15m"),
+    },
+    # The client address is REMOTE_ADDR; behind N reverse proxies, set KSTACK_NUM_PROXIES=N so
+    # that the Nth address from the right of X-Forwarded-For counts, not one a client forged.
+    "NUM_PROXIES": env.int("KSTACK_NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -22,7 +22,14 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = os.environ.get("KSTACK_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="kstack-media-")
 KSTACK_VCENTER_TIMEOUT = 10
 KSTACK_VCENTER_TASK_TIMEOUT = 60
-REST_FRAMEWORK = {**_base.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}
+REST_FRAMEWORK = {
+    **_base.REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        "login": "1000/min",
+        "login_user_failures": "1000/min",
+        "login_address_failures": "1000/min",
+    },
+}
 
 # Tests run tasks in-process unless a test asks for the real worker (the `celery_worker`
 # fixture switches eager mode off and points the app at CELERY_BROKER_URL).

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status as http_status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -34,22 +34,42 @@ from .serializers import (
     UserUpdateSerializer,
     UserWriteSerializer,
 )
+from .throttles import (
+    LoginAddressFailureThrottle,
+    LoginFailureThrottle,
+    LoginUserFailureThrottle,
+)
 
 logger = logging.getLogger(__name__)
 
 
 class LoginView(APIView):
-    """Exchange a username and password for a JWT pair (codes 1000-1003)."""
+    """Exchange a username and password for a JWT pair (codes 1000-1003).
+
+    Throttled (906, 429 with Retry-After): all attempts per address (`login` rate), and failed
+    ones per username and per address (`accounts.api.throttles`).
+    """
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottle, LoginUserFailureThrottle, LoginAddressFailureThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=LoginSerializer, responses={200: LoginResultSerializer})
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: LoginResultSerializer, 429: OpenApiResponse(description="Throttled")},
+    )
     def post(self, request):
         data = request.data if hasattr(request.data, "get") else {}
-        user, tokens = services.login(data.get("username"), data.get("password"))
+        try:
+            user, tokens = services.login(data.get("username"), data.get("password"))
+        except ApiError as exc:
+            if exc.code in (codes.LOGIN_NO_USER, codes.LOGIN_BAD_PASSWORD):
+                for throttle in self.get_throttles():
+                    if isinstance(throttle, LoginFailureThrottle):
+                        throttle.record_failure(request, self)
+            raise
+        LoginUserFailureThrottle().reset(request, self)
         payload = {**tokens, "user": ProfileSerializer(user).data}
         return ApiResponse(codes.LOGIN_OK, payload)
 

@@ -47,10 +47,17 @@ def envelope_schema(data_schema=None):
     }
 
 
-def _wrap(response):
+def _error_content():
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_ENVELOPE}"}}}
+
+
+def _wrap(status, response):
     content = response.get("content")
     if not content:
-        response["content"] = {"application/json": {"schema": envelope_schema()}}
+        error = str(status)[0] in "45"
+        response["content"] = (
+            _error_content() if error else {"application/json": {"schema": envelope_schema()}}
+        )
         return
     for media in content.values():
         schema = media.get("schema")
@@ -105,21 +112,14 @@ def envelope_postprocessing_hook(result, generator, request, public):
                 responses.setdefault("200", moved)
 
             # Declared bodies become the envelope's data.
-            for response in responses.values():
-                _wrap(response)
+            for status, response in responses.items():
+                _wrap(status, response)
 
             # The errors the exception handler gives on any route of this kind.
             for status in _error_statuses(path, method, operation):
                 responses.setdefault(
                     status,
-                    {
-                        "description": _ERRORS[status],
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": f"#/components/schemas/{ERROR_ENVELOPE}"}
-                            }
-                        },
-                    },
+                    {"description": _ERRORS[status], "content": _error_content()},
                 )
             operation["responses"] = dict(sorted(responses.items()))
     return result

@@ -1,0 +1,163 @@
+"""Abuse: password guessing is throttled, and bodies, uploads and pages have caps.
+
+Login failures are counted per username and per client address (accounts/api/throttles.py);
+the throttled answer is the generic 906 with HTTP 429 and Retry-After. Every test uses its own
+usernames and a documentation address (RFC 5737) as REMOTE_ADDR, so no count it leaves in a
+shared cache can throttle another test.
+"""
+
+import json
+import uuid
+
+import pytest
+import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
+
+from audit.models import RequestLog
+from kstack_naguan.api import codes
+
+from ..factories import DEFAULT_PASSWORD, UserFactory
+from .conftest import record_figure
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/api/auth/login"
+
+
+@pytest.fixture
+def strict_login(settings):
+    """Three failures per username, five per address, per fifteen minutes."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            "login": "1000/min",
+            "login_user_failures": "3/15m",
+            "login_address_failures": "5/15m",
+        },
+    }
+
+
+def _address():
+    return f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+
+
+def _login(client, username, password, address, **headers):
+    return client.post(
+        LOGIN,
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=address,
+        **headers,
+    )
+
+
+def _assert_throttled(response):
+    body = response.json()
+    assert response.status_code == 429, body
+    assert body["code"] == codes.THROTTLED.number
+    retry_after = int(response["Retry-After"])
+    assert 0 < retry_after <= 15 * 60
+    return retry_after
+
+
+def test_login_throttled_per_username_after_repeated_failures(anon_api, strict_login):
+    user = UserFactory(username=f"victim-{uuid.uuid4().hex[:8]}")
+
+    # Three wrong passwords, each from another address: the username's history fills up.
+    for _ in range(3):
+        response = _login(anon_api, user.username, "wrong-password", _address())
+        assert response.json()["code"] == codes.LOGIN_BAD_PASSWORD.number
+
+    # Now even the right password, from a fresh address, and in other letter case, is refused.
+    retry_after = _assert_throttled(_login(anon_api, user.username, DEFAULT_PASSWORD, _address()))
+    _assert_throttled(_login(anon_api, user.username.upper(), DEFAULT_PASSWORD, _address()))
+
+    # Another account is not affected.
+    other = UserFactory(username=f"bystander-{uuid.uuid4().hex[:8]}")
+    response = _login(anon_api, other.username, DEFAULT_PASSWORD, _address())
+    assert response.json()["code"] == codes.LOGIN_OK.number
+    record_figure("login_throttle_user", failures_allowed=3, retry_after_s=retry_after)
+
+
+def test_login_success_clears_the_username_failures(anon_api, strict_login):
+    user = UserFactory(username=f"typo-{uuid.uuid4().hex[:8]}")
+    for _round in range(2):
+        for _ in range(2):
+            _login(anon_api, user.username, "wrong-password", _address())
+        response = _login(anon_api, user.username, DEFAULT_PASSWORD, _address())
+        assert response.json()["code"] == codes.LOGIN_OK.number
+
+
+def test_login_throttled_per_address_after_repeated_failures(anon_api, strict_login):
+    address = _address()
+    user = UserFactory(username=f"real-{uuid.uuid4().hex[:8]}")
+
+    # Five guesses at five unknown usernames from one address.
+    for n in range(5):
+        response = _login(anon_api, f"guess-{n}-{uuid.uuid4().hex[:6]}", "x", address)
+        assert response.json()["code"] == codes.LOGIN_NO_USER.number
+
+    # The address is refused, even for a real account and with a forged X-Forwarded-For.
+    _assert_throttled(_login(anon_api, user.username, DEFAULT_PASSWORD, address))
+    forged = _login(
+        anon_api, user.username, DEFAULT_PASSWORD, address, HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+    _assert_throttled(forged)
+
+    # Another address still logs in.
+    response = _login(anon_api, user.username, DEFAULT_PASSWORD, _address())
+    assert response.json()["code"] == codes.LOGIN_OK.number
+
+
+def test_login_throttle_defaults_are_set_for_production():
+    from kstack_naguan import settings as production
+
+    rates = production.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    assert rates["login_user_failures"] == "5/15m"
+    assert rates["login_address_failures"] == "20/15m"
+    assert production.REST_FRAMEWORK["NUM_PROXIES"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "signed_in"),
+    [
+        ("post", LOGIN, False),
+        ("post", "/api/users/", True),
+        ("post", "/api/roles/", True),
+        ("post", "/api/platforms/", True),
+        ("post", "/api/menus/", True),
+        ("post", "/api/vcenter/vms/", True),
+    ],
+)
+def test_oversized_json_body_is_refused_with_910(api, anon_api, method, path, signed_in):
+    client = api if signed_in else anon_api
+    body = json.dumps({"username": "x", "name": "y", "pad": "x" * (3 * 1024 * 1024)})
+    response = getattr(client, method)(path, body, content_type="application/json")
+    assert response.status_code == 413, response.content[:200]
+    assert response.json()["code"] == codes.REQUEST_TOO_LARGE.number
+
+
+def test_page_size_is_capped_at_200_on_every_list(admin_user, api):
+    RequestLog.objects.bulk_create(
+        RequestLog(method="GET", path="/api/x", status=200, duration_ms=1, request_id="r")
+        for _ in range(250)
+    )
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
+    lists = [
+        op.path
+        for op in (result.ok() for result in schema.get_all_operations())
+        if op.method == "get"
+        and "{" not in op.path
+        and any(p.name == "page_size" for p in op.query)
+    ]
+    assert len(lists) >= 10
+
+    for path in lists:
+        response = api.get(path, {"page_size": 100000})
+        data = response.json()["data"]
+        assert response.status_code == 200, (path, data)
+        assert data["page_size"] == 200, path
+        assert len(data["results"]) <= 200, path
+    full = api.get("/api/logs/requests/", {"page_size": 100000}).json()["data"]
+    assert full["count"] > 250 and len(full["results"]) == 200
+    record_figure("page_size_cap", lists_checked=len(lists), largest_page=len(full["results"]))

@@ -1,7 +1,9 @@
 """Shared helpers of the reliability suite: where its figures go, and small fixtures."""
 
+import fcntl
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,12 +24,15 @@ def record_figure(test, **figures):
         return
     path = Path(folder) / FIGURES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        current = json.loads(path.read_text())
-    except (OSError, ValueError):
-        current = {}
-    current[test] = figures
-    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    # pytest-xdist workers write the same file: one at a time.
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = json.loads(path.read_text())
+        except (OSError, ValueError):
+            current = {}
+        current[test] = {**figures, "measured": date.today().isoformat()}
+        path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def _body_for_log(request):
         if is_form:
             return redact_query(text)[:MAX_BODY_CHARS]
         text = json.dumps(redact(json.loads(text)), ensure_ascii=False)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return "<malformed body not recorded>"
     return text[:MAX_BODY_CHARS]
 

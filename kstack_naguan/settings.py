@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["kstack_naguan.api.permissions.ModelPermission"],
     "DEFAULT_RENDERER_CLASSES": ["kstack_naguan.api.renderers.EnvelopeRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "kstack_naguan.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -65,6 +65,15 @@ def _drf_code(exc):
     return codes.INVALID_INPUT
 
 
+def _detail_text(detail):
+    """A readable message from a DRF detail, which may be nested (simplejwt sends a dict)."""
+    if isinstance(detail, dict):
+        detail = detail.get("detail") or next(iter(detail.values()), "")
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail)
+
+
 def envelope_exception_handler(exc, context):
     """Turn `exc` into an enveloped `ApiResponse`; every API error passes through here."""
     if isinstance(exc, ApiError):
@@ -96,7 +105,7 @@ def envelope_exception_handler(exc, context):
                 else {"non_field_errors": exc.detail}
             }
         else:
-            data = {"detail": str(exc.detail)}
+            data = {"detail": _detail_text(exc.detail)}
         return ApiResponse(_drf_code(exc), data, status=status, headers=headers)
 
     request_id = current_request_id()

@@ -111,3 +111,44 @@ def test_oversized_body_to_an_authenticated_view_gets_413(api, settings):
     body = '{"platform": 1, "pad": "' + "x" * 4096 + '"}'
     response = api.post("/api/vcenter/sync", body, content_type="application/json")
     assert_envelope(response, 413, codes.REQUEST_TOO_LARGE.number)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["[" * 50000, '{"a":' * 5000])
+def test_deeply_nested_json_gets_400_not_500(anon_api, body):
+    response = anon_api.post("/api/auth/login", data=body, content_type="application/json")
+    assert_envelope(response, 400, codes.MALFORMED_REQUEST.number)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("header", ["Bearer garbage", "Bearer ", "Bearer a.b.c"])
+def test_bad_token_detail_is_a_plain_message(anon_api, header):
+    response = anon_api.get("/api/vcenter/vms", HTTP_AUTHORIZATION=header)
+    body = assert_envelope(response, 401, codes.NOT_AUTHENTICATED.number)
+    detail = body["data"]["detail"]
+    assert "ErrorDetail" not in detail and "{" not in detail
+    assert detail
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False])
+def test_unknown_api_route_is_an_envelope_even_in_debug(api, settings, debug):
+    settings.DEBUG = debug
+    assert_envelope(api.get("/api/nope"), 404, codes.NOT_FOUND.number)
+    assert_envelope(
+        api.post("/api/vcenter/nothing/", {}, format="json"), 404, codes.NOT_FOUND.number
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/vcenter/tree", "/api/vcenter/tree/"])
+def test_routes_answer_with_or_without_trailing_slash(api, path):
+    assert_envelope(api.get(path), 200, codes.TREE_OK.number)
+
+
+@pytest.mark.django_db
+def test_unknown_api_route_post_without_csrf_is_still_an_envelope():
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    assert_envelope(client.post("/api/nope", {}), 404, codes.NOT_FOUND.number)

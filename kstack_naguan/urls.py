@@ -2,9 +2,11 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
 
 api_patterns = [
     path("", include("accounts.api.urls")),
@@ -13,8 +15,11 @@ api_patterns = [
     path("", include("systemconfig.api.urls")),
     path("", include("audit.api.urls")),
     path("vcenter/", include("vcenter.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Anything else under /api/ is an enveloped 404, in DEBUG too (Django's debug page lists
+    # every route and is HTML).
+    re_path(r"^", views.not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import re_path
 
 from kstack_naguan.api.routers import OptionalSlashRouter
 
@@ -8,8 +8,8 @@ router = OptionalSlashRouter()
 router.register("users", views.UserViewSet, basename="user")
 
 urlpatterns = [
-    path("auth/login", views.LoginView.as_view(), name="auth-login"),
-    path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
-    path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
+    re_path(r"^auth/login/?$", views.LoginView.as_view(), name="auth-login"),
+    re_path(r"^auth/refresh/?$", views.RefreshView.as_view(), name="auth-refresh"),
+    re_path(r"^auth/logout/?$", views.LogoutView.as_view(), name="auth-logout"),
     *router.urls,
 ]

@@ -1,7 +1,7 @@
 """vCenter routes: the VM lifecycle (`views`), a VM's disks, network adapters and snapshots
 (`device_views`), and inventory reads and sync (`inventory_views`)."""
 
-from django.urls import path
+from django.urls import re_path
 
 from kstack_naguan.api.routers import OptionalSlashRouter
 
@@ -15,8 +15,8 @@ router.register("port-groups", inventory_views.PortGroupViewSet, basename="netwo
 router.register("resource-pools", inventory_views.ResourcePoolViewSet, basename="resourcepool")
 
 urlpatterns = [
-    path("sync", inventory_views.SyncView.as_view(), name="vcenter-sync"),
-    path("tree", inventory_views.TreeView.as_view(), name="vcenter-tree"),
+    re_path(r"^sync/?$", inventory_views.SyncView.as_view(), name="vcenter-sync"),
+    re_path(r"^tree/?$", inventory_views.TreeView.as_view(), name="vcenter-tree"),
     *device_views.routes,
     *router.urls,
 ]

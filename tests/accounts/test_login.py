@@ -95,6 +95,18 @@ def test_logout_blacklists_refresh_token(anon_api):
     assert refresh.status_code == 401
 
 
-def test_logout_requires_authentication(anon_api):
+def test_logout_refuses_a_garbage_refresh_token(anon_api):
     response = anon_api.post("/api/auth/logout", {"refresh": "x"}, format="json")
-    assert response.status_code == 401
+    assert response.status_code == 400
+    assert response.json()["code"] == codes.INVALID_INPUT.number
+
+
+def test_logout_works_with_an_expired_access_token(anon_api):
+    UserFactory(username="alice")
+    tokens = login(anon_api, username="alice", password=DEFAULT_PASSWORD).json()["data"]
+    anon_api.credentials(HTTP_AUTHORIZATION="Bearer expired.or.garbage")
+    out = anon_api.post("/api/auth/logout", {"refresh": tokens["refresh"]}, format="json")
+    assert out.status_code == 200
+    anon_api.credentials()
+    again = anon_api.post("/api/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert again.status_code == 401

@@ -166,3 +166,10 @@ def test_session_idle_timeout():
 def test_start_failure_reports_stderr():
     with pytest.raises(RuntimeError, match="flag provided but not defined"):
         Simulator(extra_args=("-no-such-flag",)).start()
+
+
+def test_password_stays_off_the_command_line():
+    with Simulator(username="user", password="Not-In-Ps-42") as sim:
+        with open(f"/proc/{sim._process.pid}/cmdline", "rb") as cmdline:
+            assert b"Not-In-Ps-42" not in cmdline.read()
+        assert "Not-In-Ps-42" not in " ".join(sim.command("vcsim"))

@@ -177,7 +177,7 @@ class Simulator:
         if self.tls:
             args.append("-tls")
         if self.strict_login:
-            args += ["-username", self.username, "-password", self.password]
+            args += ["-username", self.username]  # the password goes in VCSIM_PASSWORD
         for key, value in self.model.items():
             args += [f"-{key.replace('_', '-')}", str(int(value))]
         if self.session_timeout is not None:
@@ -260,6 +260,8 @@ class Simulator:
         stderr_path = os.path.join(self._tmpdir, "vcsim.stderr")
         self._stderr_file = open(stderr_path, "w+")  # closed in _cleanup
         env = {**os.environ, "TMPDIR": self._tmpdir}
+        if self.strict_login:
+            env["VCSIM_PASSWORD"] = self.password  # not on the command line: `ps` shows that
         args = self.command(binary)
         started = time.monotonic()
         logger.debug("starting vcsim: %s", " ".join(args))
@@ -344,8 +346,6 @@ class Simulator:
         if "address already in use" in stderr:
             raise _PortBusyError(f"{message}; port {self.port} is in use:\n{stderr}")
         args = self.command("vcsim")
-        if self.strict_login:
-            args[args.index("-password") + 1] = "***"
         raise RuntimeError(f"{message}; command: {' '.join(args)}\n{stderr}")
 
     def _cleanup(self) -> None:

@@ -115,7 +115,8 @@ func run() int {
 	useTLS := flag.Bool("tls", false, "serve https with a self-signed certificate (default plain http)")
 	username := flag.String("username", "", "only accept this user name (with -password); "+
 		"default: any non-empty user/password")
-	password := flag.String("password", "", "only accept this password (with -username)")
+	password := flag.String("password", "", "only accept this password (with -username); "+
+		"default: $VCSIM_PASSWORD, which keeps it out of the process list")
 
 	model := simulator.VPX()
 	flag.IntVar(&model.Datacenter, "dc", model.Datacenter, "number of datacenters")
@@ -147,6 +148,9 @@ func run() int {
 	if flag.NArg() > 0 {
 		log.Printf("unexpected arguments: %v", flag.Args())
 		return 2
+	}
+	if *password == "" {
+		*password = os.Getenv("VCSIM_PASSWORD")
 	}
 	if (*username == "") != (*password == "") {
 		log.Print("-username and -password must be given together")

@@ -21,7 +21,7 @@ def main():
         "# Written by `make demo` on first run. Local only: git ignores this file.",
         f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}",
         f"KSTACK_FERNET_KEYS={Fernet.generate_key().decode()}",
-        "DJANGO_DEBUG=true",
+        "DJANGO_DEBUG=false",
         "KSTACK_SECURE_COOKIES=false",
         "",
     ]

@@ -23,11 +23,16 @@ class Command(BaseCommand):
     def handle(self, *args, port, no_serve, **options):
         from kstack_naguan.testing.vcsim import Simulator
         from platforms.models import CloudPlatform, PlatformType
+        from systemconfig.models import SystemConfig
         from vcenter import services
 
         # Database and the administrator.
         call_command("migrate", interactive=False, verbosity=0)
         password = self._ensure_admin()
+
+        # A configuration row, so the SPA and the admin have a name to show.
+        if SystemConfig.current() is None:
+            SystemConfig.objects.create()
 
         # The simulator, registered as a platform and synced.
         sim = Simulator(username="administrator@vsphere.local", password=secrets.token_urlsafe(12))
@@ -52,7 +57,10 @@ class Command(BaseCommand):
             if password:
                 self.stdout.write(f"Log in as admin / {password}")
             if not no_serve:
-                call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+                # DEBUG stays off (no debug pages); --insecure serves the admin's static files.
+                call_command(
+                    "runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True
+                )
         finally:
             sim.stop()
 

@@ -10,12 +10,15 @@ runs after every app's migrations (connected in `RbacConfig.ready`) and grants:
   (`ORDINARY_USER_VIEW_APPS`) — not users, roles, menus, platforms' credentials or logs.
 
 It also re-creates a built-in role that a test database flush removed. It never revokes, so a
-permission an operator added by hand stays.
+permission an operator added by hand stays. `restore_builtin_roles` does all of it at once, for
+a database that a flush without `post_migrate` left empty (the teardown of a test with
+serialized rollback), so nothing that needs a built-in role depends on which test ran before.
 """
 
 import logging
 
 from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
 from django.db import DEFAULT_DB_ALIAS
 
 logger = logging.getLogger(__name__)
@@ -74,3 +77,20 @@ def grant_builtin(sender, app_config=None, using=DEFAULT_DB_ALIAS, apps=global_a
     roles["administrator"].permissions.add(*permissions)
     if app_config.label in ORDINARY_USER_VIEW_APPS:
         roles["user"].permissions.add(*permissions.filter(codename__startswith="view_"))
+
+
+def restore_builtin_roles(using=DEFAULT_DB_ALIAS):
+    """Return `{builtin: role}` holding every grant `migrate` gives them, whatever was lost.
+
+    Re-creates the portal apps' content types and permissions (Django's own `post_migrate`
+    step), then the built-in roles and their permissions, as `grant_builtin` does. Menus the
+    data migration seeded are not brought back. Never revokes.
+    """
+    for label in PORTAL_APPS:
+        try:
+            app_config = global_apps.get_app_config(label)
+        except LookupError:
+            continue
+        create_permissions(app_config, verbosity=0, using=using)
+        grant_builtin(None, app_config=app_config, using=using)
+    return ensure_builtin_roles(global_apps.get_model("rbac", "Role"), using)

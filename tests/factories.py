@@ -98,11 +98,17 @@ def user_with_permissions(*permissions, **kwargs):
     return user
 
 
+def builtin_role(builtin):
+    """The built-in role `builtin` ("administrator" or "user") with its grants, put back first
+    if an earlier test's flush removed it, so no test depends on the order tests run in."""
+    from rbac.builtin import restore_builtin_roles
+
+    return restore_builtin_roles()[builtin]
+
+
 def user_with_builtin_role(builtin, **kwargs):
     """A user (not staff, not superuser) holding the built-in role `builtin` ("administrator"
     or "user") that the rbac migration creates."""
-    from rbac.models import Role
-
     user = UserFactory(**kwargs)
-    user.groups.add(Role.objects.get(builtin=builtin))
+    user.groups.add(builtin_role(builtin))
     return user

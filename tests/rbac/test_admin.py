@@ -13,6 +13,7 @@ from tests.factories import (
     MenuFactory,
     RoleFactory,
     UserFactory,
+    builtin_role,
     user_with_builtin_role,
     user_with_permissions,
 )
@@ -67,7 +68,7 @@ def test_staff_without_user_permissions_cannot_read_other_users():
 
 def test_user_manager_cannot_promote_self_or_grant_self_roles_in_admin():
     staff = staff_with("accounts.view_user", "accounts.change_user", username="manager")
-    admin_role = Role.objects.get(builtin="administrator")
+    admin_role = builtin_role("administrator")
     client = admin_client(staff)
     body = change_form(
         staff, is_staff="on", is_superuser="on", groups=[admin_role.pk], real_name="Changed"
@@ -177,7 +178,7 @@ def test_admin_pages_open_for_superuser(admin_user, url):
 
 
 def test_admin_role_change_page_shows_pickers(admin_user):
-    role = Role.objects.get(builtin="administrator")
+    role = builtin_role("administrator")
     page = admin_client(admin_user).get(f"/admin/rbac/role/{role.pk}/change/").content.decode()
     assert 'name="permissions"' in page and 'name="menus"' in page
     assert "selectfilter" in page.lower()

@@ -2,10 +2,13 @@
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 
 from rbac.builtin import ORDINARY_USER_VIEW_APPS, PORTAL_APPS
 from rbac.models import Menu, Role
+from tests.factories import user_with_builtin_role
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +52,28 @@ def test_builtin_roles_come_back_after_a_flush_and_migrate():
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
     role = Role.objects.get(builtin="user")
     assert "vcenter.view_virtualmachine" in codenames(role)
+
+
+@pytest.mark.parametrize(
+    ("builtin", "perm"),
+    [("administrator", "vcenter.power_virtualmachine"), ("user", "vcenter.view_virtualmachine")],
+)
+def test_user_with_builtin_role_works_after_a_flush_without_post_migrate(builtin, perm):
+    """The teardown of a serialized-rollback test flushes without `post_migrate`: no permission,
+    content type or role row is left. A test running after it on the same worker still gets a
+    built-in role with its grants (the flush runs inside this test's transaction and is rolled
+    back with it)."""
+    ContentType.objects.clear_cache()
+    try:
+        call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
+        assert not Role.objects.exists()
+        assert not Permission.objects.exists()
+
+        user = user_with_builtin_role(builtin, username="after-flush")
+        assert user.has_perm(perm)
+        assert user.groups.get().role.builtin == builtin
+    finally:
+        ContentType.objects.clear_cache()
 
 
 def test_seeded_menu_tree_covers_the_portal_pages():

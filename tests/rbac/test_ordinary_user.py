@@ -5,9 +5,8 @@ import pytest
 from django.test import Client
 
 from kstack_naguan.api import codes
-from rbac.models import Role
 from tests.conftest import api_client_for
-from tests.factories import UserFactory, user_with_builtin_role
+from tests.factories import UserFactory, builtin_role, user_with_builtin_role
 from tests.rbac.helpers import expect
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +27,7 @@ def role_names(user):
 
 
 def test_ordinary_user_cannot_grant_self_a_role_through_the_api(ordinary):
-    admin_role = Role.objects.get(builtin="administrator")
+    admin_role = builtin_role("administrator")
     client = api_client_for(ordinary)
     for response in (
         client.post("/api/user-roles/", {"user": ordinary.pk, "roles": [admin_role.pk]}, "json"),
@@ -76,7 +75,7 @@ def test_ordinary_user_gets_nothing_from_the_admin(ordinary, other, staff):
     ordinary.save()
     client = Client()
     client.force_login(ordinary)
-    admin_role = Role.objects.get(builtin="administrator")
+    admin_role = builtin_role("administrator")
     urls = [
         f"/admin/accounts/user/{other.pk}/change/",
         f"/admin/accounts/user/{ordinary.pk}/change/",

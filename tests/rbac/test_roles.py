@@ -10,7 +10,13 @@ from kstack_naguan.api import codes
 from rbac.api.views import RoleViewSet
 from rbac.models import Role
 from tests.conftest import api_client_for
-from tests.factories import MenuFactory, RoleFactory, UserFactory, user_with_permissions
+from tests.factories import (
+    MenuFactory,
+    RoleFactory,
+    UserFactory,
+    builtin_role,
+    user_with_permissions,
+)
 from tests.rbac.helpers import error_fields, expect
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +125,7 @@ def test_delete_builtin_role_returns_1312(api, builtin):
 
 
 def test_renamed_builtin_role_still_cannot_be_deleted(api):
-    role = Role.objects.get(builtin="user")
+    role = builtin_role("user")
     expect(api.patch(f"/api/roles/{role.pk}", {"name": "访客"}, format="json"), 200, 1320)
     expect(api.delete(f"/api/roles/{role.pk}"), 409, codes.ROLE_BUILTIN)
 

@@ -7,9 +7,8 @@ from django.db import DatabaseError
 
 from kstack_naguan.api import codes
 from rbac.api.views import UserRoleViewSet
-from rbac.models import Role
 from tests.conftest import api_client_for
-from tests.factories import RoleFactory, UserFactory, user_with_permissions
+from tests.factories import RoleFactory, UserFactory, builtin_role, user_with_permissions
 from tests.rbac.helpers import expect
 
 pytestmark = pytest.mark.django_db
@@ -216,7 +215,7 @@ def test_list_user_roles_when_database_fails_returns_1431(api):
 
 def test_user_without_role_cannot_grant_self_a_role():
     me = UserFactory(username="me")
-    admin_role = Role.objects.get(builtin="administrator")
+    admin_role = builtin_role("administrator")
     client = api_client_for(me)
     body = {"user": me.pk, "roles": [admin_role.pk]}
     expect(client.post("/api/user-roles/", body, format="json"), 403, codes.PERMISSION_DENIED)
@@ -243,7 +242,7 @@ def test_role_assigner_cannot_grant_a_role_stronger_than_themselves(bob):
         "rbac.assign_role", "accounts.change_user", "vcenter.view_virtualmachine"
     )
     client = api_client_for(assigner)
-    admin_role = Role.objects.get(builtin="administrator")
+    admin_role = builtin_role("administrator")
     body = {"user": bob.pk, "roles": [admin_role.pk]}
     expect(client.post("/api/user-roles/", body, format="json"), 403, codes.PERMISSION_DENIED)
     assert role_ids(bob) == []

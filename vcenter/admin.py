@@ -41,6 +41,7 @@ from .models import (
     Snapshot,
     VirtualMachine,
 )
+from .names import display_name, escape_name
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +97,24 @@ class InventoryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_search_results(self, request, queryset, search_term):
+        """Match names as typed too: `a/b` finds the VM vSphere stores as `a%2fb`."""
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        escaped = escape_name(search_term)
+        if escaped != search_term:
+            more, more_duplicates = super().get_search_results(request, queryset, escaped)
+            results, duplicates = results | more, duplicates or more_duplicates
+        return results, duplicates
+
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, obj):
+        """The name as typed, not in the escaped form vSphere stores (`%2f` for `/`)."""
+        return display_name(obj.name)
+
 
 @admin.register(Datacenter)
 class DatacenterAdmin(InventoryAdmin):
-    list_display = ["name", "platform", "moid", "cluster_count", "vm_count", "synced_at"]
+    list_display = ["display_name", "platform", "moid", "cluster_count", "vm_count", "synced_at"]
 
     def get_queryset(self, request):
         return (
@@ -116,7 +131,7 @@ class DatacenterAdmin(InventoryAdmin):
 
 @admin.register(Folder)
 class FolderAdmin(InventoryAdmin):
-    list_display = ["name", "datacenter_link", "parent_moid", "platform", "moid"]
+    list_display = ["display_name", "datacenter_link", "parent_moid", "platform", "moid"]
     list_select_related = ["datacenter", "platform"]
     datacenter_link = _link("datacenter", _("datacenter"))
 
@@ -124,7 +139,7 @@ class FolderAdmin(InventoryAdmin):
 @admin.register(Cluster)
 class ClusterAdmin(InventoryAdmin):
     list_display = [
-        "name",
+        "display_name",
         "datacenter_link",
         "num_hosts",
         "drs_enabled",
@@ -145,7 +160,7 @@ class ClusterAdmin(InventoryAdmin):
 @admin.register(Host)
 class HostAdmin(InventoryAdmin):
     list_display = [
-        "name",
+        "display_name",
         "cluster_link",
         "datacenter_link",
         "connection_state",
@@ -169,7 +184,7 @@ class HostAdmin(InventoryAdmin):
 @admin.register(ResourcePool)
 class ResourcePoolAdmin(InventoryAdmin):
     list_display = [
-        "name",
+        "display_name",
         "cluster_link",
         "datacenter_link",
         "cpu_limit",
@@ -184,7 +199,7 @@ class ResourcePoolAdmin(InventoryAdmin):
 @admin.register(Datastore)
 class DatastoreAdmin(InventoryAdmin):
     list_display = [
-        "name",
+        "display_name",
         "type",
         "capacity_bytes",
         "free_bytes",
@@ -199,7 +214,7 @@ class DatastoreAdmin(InventoryAdmin):
 
 @admin.register(Network)
 class NetworkAdmin(InventoryAdmin):
-    list_display = ["name", "kind", "vlan_id", "switch_name", "datacenter_link", "platform"]
+    list_display = ["display_name", "kind", "vlan_id", "switch_name", "datacenter_link", "platform"]
     list_filter = ["platform", "kind"]
     list_select_related = ["datacenter", "platform"]
     datacenter_link = _link("datacenter", _("datacenter"))
@@ -216,7 +231,14 @@ class IsoImageAdmin(InventoryAdmin):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(InventoryAdmin):
-    list_display = ["name", "vm_link", "created_in_vcenter", "state", "is_current", "platform"]
+    list_display = [
+        "display_name",
+        "vm_link",
+        "created_in_vcenter",
+        "state",
+        "is_current",
+        "platform",
+    ]
     list_filter = ["platform", "is_current", "state"]
     search_fields = ["name", "moid", "description", "vm__name"]
     list_select_related = ["vm", "platform"]
@@ -290,7 +312,7 @@ def sync_platforms(model_admin, request, platforms):
 @admin.register(VirtualMachine)
 class VirtualMachineAdmin(InventoryAdmin):
     list_display = [
-        "name",
+        "display_name",
         "power_state",
         "num_cpu",
         "memory_mb",

@@ -1,11 +1,14 @@
 """Filters of the VM list (`GET vcenter/vms?...`)."""
 
 import django_filters
+from django.db.models import Q
+from rest_framework.filters import SearchFilter
 
 from kstack_naguan.api.filters import IdFilter
 
 from . import operations
 from .models import VirtualMachine, VirtualMachinePowerStateChoices
+from .names import escape_name
 
 
 class VirtualMachineFilterSet(django_filters.FilterSet):
@@ -52,3 +55,18 @@ class VirtualMachineFilterSet(django_filters.FilterSet):
     def filter_name(self, queryset, name, value):
         """Part of the name, compared in the escaped form vSphere stores."""
         return queryset.filter(name__icontains=operations.escape_name(value))
+
+
+class VirtualMachineSearchFilter(SearchFilter):
+    """`?search=` over the VM's name as typed (compared in vSphere's escaped form), its IP
+    address, instance UUID and guest OS."""
+
+    def filter_queryset(self, request, queryset, view):
+        for term in self.get_search_terms(request):
+            queryset = queryset.filter(
+                Q(name__icontains=escape_name(term))
+                | Q(ip_address__icontains=term)
+                | Q(instance_uuid__icontains=term)
+                | Q(guest_full_name__icontains=term)
+            )
+        return queryset

@@ -7,6 +7,8 @@ come from vCenter, not from typing; the admin shows them read-only.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .names import display_name
+
 
 class InventoryObject(models.Model):
     """Fields shared by every mirrored vCenter object."""
@@ -23,7 +25,7 @@ class InventoryObject(models.Model):
         ordering = ["platform", "name"]
 
     def __str__(self):
-        return self.name
+        return display_name(self.name)
 
 
 def _unique_moid(model_name):

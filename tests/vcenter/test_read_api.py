@@ -115,3 +115,19 @@ def test_vm_list_rejects_malformed_id_filters(api, synced, value):
     assert response.status_code == 400
     assert response.json()["code"] == codes.VM_QUERY_FAILED.number
     assert "platform" in response.json()["data"]["errors"]
+
+
+def test_vm_search_finds_names_as_typed(api, synced):
+    VirtualMachine.objects.filter(name="DC0_H0_VM0").update(name="web%2fdb 50%25")
+    for term in ("web/db", "50%", "b 50"):
+        data = api.get("/api/vcenter/vms", {"search": term}).json()["data"]
+        assert [vm["name"] for vm in data["results"]] == ["web/db 50%"], term
+
+
+def test_admin_shows_and_searches_names_as_typed(client, admin_user, synced):
+    VirtualMachine.objects.filter(name="DC0_H0_VM0").update(name="web%2fdb")
+    client.force_login(admin_user)
+    page = client.get("/admin/vcenter/virtualmachine/", {"q": "web/db"}).content.decode()
+    assert "web/db" in page
+    assert "web%2fdb" not in page
+    assert "1 virtual machine" in page or "1 个" in page

@@ -4,16 +4,18 @@ validates against the mirror and vCenter and does the work."""
 
 from django.db.models import Prefetch
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status as http_status
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError
 from kstack_naguan.api.responses import ApiResponse, accepted
 from kstack_naguan.api.viewsets import EnvelopeModelViewSet
 from vcenter import operations
-from vcenter.filters import VirtualMachineFilterSet
+from vcenter.filters import VirtualMachineFilterSet, VirtualMachineSearchFilter
 from vcenter.models import Datastore, Network, VirtualMachine
 
 from .serializers import (
@@ -103,6 +105,7 @@ class VirtualMachineViewSet(EnvelopeModelViewSet):
 
     serializer_class = VirtualMachineSerializer
     filterset_class = VirtualMachineFilterSet
+    filter_backends = [DjangoFilterBackend, VirtualMachineSearchFilter, OrderingFilter]
     search_fields = ["name", "ip_address", "instance_uuid", "guest_full_name"]
     ordering_fields = ["name", "power_state", "num_cpu", "memory_mb", "synced_at", "id"]
     ordering = ["name", "id"]

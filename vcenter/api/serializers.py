@@ -11,6 +11,7 @@ from rest_framework import serializers
 from vcenter import operations
 from vcenter.client.vms import NIC_TYPES
 from vcenter.models import VirtualMachine
+from vcenter.operations.common import MAX_NAME_LENGTH
 
 
 class VirtualMachineSerializer(serializers.ModelSerializer):
@@ -179,7 +180,8 @@ class DiskListField(serializers.Field):
 class VirtualMachineCreateSerializer(serializers.Serializer):
     """`POST vms/`: what to create and where; the placement is checked by the service."""
 
-    name = serializers.CharField(max_length=255, trim_whitespace=True)
+    # vSphere allows 80 characters as stored; `/`, `%` and `\` count three (the service checks).
+    name = serializers.CharField(max_length=MAX_NAME_LENGTH, trim_whitespace=True)
     platform = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     datacenter = ObjectRefField()
     cluster = ObjectRefField(required=False, allow_null=True)
@@ -236,7 +238,7 @@ class DeleteSerializer(serializers.Serializer):
 class CloneSerializer(serializers.Serializer):
     """`POST vms/{id}/clone`: the clone's name and where it goes."""
 
-    name = serializers.CharField(max_length=255)
+    name = serializers.CharField(max_length=MAX_NAME_LENGTH)
     datacenter = ObjectRefField(required=False, allow_null=True)
     host = ObjectRefField(required=False, allow_null=True)
     resource_pool = ObjectRefField(required=False, allow_null=True)

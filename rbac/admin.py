@@ -4,8 +4,8 @@ from django.contrib.auth.models import Group
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Menu, Role
-from .services import grantable_permissions
+from .models import Menu, Role, RoleBuiltinChoices
+from .services import grantable_permissions, may_delete_role
 
 # Roles replace the plain group admin: a role *is* a group, with a description and menus.
 admin.site.unregister(Group)
@@ -83,9 +83,12 @@ class MenuAdmin(admin.ModelAdmin):
 
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
-    """Roles with menu and permission pickers; the built-in roles cannot be deleted.
+    """Roles with menu and permission pickers, under the API's rules (`rbac.services`).
 
-    Someone who is not a superuser is only offered the permissions they hold themselves.
+    The built-in roles cannot be deleted or renamed. Someone who is not a superuser is only
+    offered the permissions they hold themselves (the others a role grants stay as they were),
+    cannot delete a role granting more than they hold, and sees the built-in administrator
+    role's permissions and menus read-only.
     """
 
     list_display = ["name", "description", "is_builtin", "created_at"]
@@ -104,15 +107,26 @@ class RoleAdmin(admin.ModelAdmin):
             kwargs["queryset"] = grantable_permissions(request.user).select_related("content_type")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def has_delete_permission(self, request, obj=None):
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.is_builtin:
+            readonly.append("name")
+        administrator = obj is not None and obj.builtin == RoleBuiltinChoices.ADMINISTRATOR
+        if administrator and not request.user.is_superuser:
+            readonly += ["permissions", "menus"]
+        return readonly
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.is_builtin or not may_delete_role(request.user, obj)):
             return False
         return super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs, request):
-        """Bulk deletion refuses the built-in roles as protected objects."""
+        """Bulk deletion refuses, as protected objects, the built-in roles and the roles
+        granting permissions the editor does not hold."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        protected = [*protected, *(str(o) for o in objs if o.is_builtin)]
+        refused = [o for o in objs if o.is_builtin or not may_delete_role(request.user, o)]
+        protected = [*protected, *(str(o) for o in refused)]
         return deleted, counts, perms_needed, protected
 
     def save_related(self, request, form, formsets, change):

@@ -1,8 +1,10 @@
 """Menus, roles and user roles: the rules the API and the admin share.
 
 Nobody raises their own rights: a user who is not a superuser grants a role only the permissions
-they hold themselves, assigns or removes only roles whose permissions they hold, never changes
-their own roles, and never touches a superuser's. Database failures become the seed's
+they hold themselves, takes away only those too (nor deletes a role granting more), assigns or
+removes only roles whose permissions they hold, never changes their own roles, and never touches
+a superuser's. The built-in roles keep their names, and only a superuser changes what the
+built-in administrator role grants. Database failures become the seed's
 "database operation failed" codes with a 500 and the request id; unique constraints have the
 last word when two requests race.
 """
@@ -19,7 +21,7 @@ from audit.services import record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError, database_error
 
-from .models import Menu, Role
+from .models import Menu, Role, RoleBuiltinChoices
 
 logger = logging.getLogger(__name__)
 
@@ -183,16 +185,30 @@ def resolve_permissions(names):
     return [known[name] for name in wanted]
 
 
-def check_grantable(actor, permissions):
-    """Refuse unless `actor` holds every permission in `permissions` (names or rows)."""
+def _not_held(actor, permissions):
+    """The names among `permissions` (names or rows) that `actor` does not hold, sorted."""
     if actor.is_superuser:
-        return
+        return []
     names = [
         p if isinstance(p, str) else f"{p.content_type.app_label}.{p.codename}" for p in permissions
     ]
-    missing = sorted(set(names) - actor.get_all_permissions())
+    return sorted(set(names) - actor.get_all_permissions())
+
+
+def check_grantable(actor, permissions, verb="grant"):
+    """Refuse unless `actor` holds every permission in `permissions` (names or rows).
+
+    `verb` says what the refusal was about: "grant", or "take away" for a removal, which is
+    held to the same rule so nobody strips rights they could not give back.
+    """
+    missing = _not_held(actor, permissions)
     if missing:
-        raise _forbid(f"you cannot grant permissions you do not hold: {', '.join(missing)}")
+        raise _forbid(f"you cannot {verb} permissions you do not hold: {', '.join(missing)}")
+
+
+def may_delete_role(actor, role):
+    """True when `actor` holds every permission `role` grants (deleting takes them away)."""
+    return not _not_held(actor, role.permissions.select_related("content_type"))
 
 
 def _name_taken(name, exclude_pk=None):
@@ -251,14 +267,45 @@ def create_role(actor, data):
     return role
 
 
+def check_builtin_change(actor, role, name=None, permissions_changed=False, menus_changed=False):
+    """Refuse renaming a built-in role (908 with 409, for anyone: the SPA, the docs and the
+    event log know them by name), and changing the built-in administrator role's permissions or
+    menus unless `actor` is a superuser (902): a role manager must not disarm the administrators.
+    """
+    if role.is_builtin and name is not None and name != role.name:
+        logger.warning("refused: renaming the built-in role %s to %r", role.builtin, name[:150])
+        raise ApiError(
+            codes.INVALID_INPUT,
+            http_status.HTTP_409_CONFLICT,
+            {"errors": {"name": ["The built-in roles keep their names."]}},
+        )
+    administrator = role.builtin == RoleBuiltinChoices.ADMINISTRATOR
+    if administrator and not actor.is_superuser and (permissions_changed or menus_changed):
+        raise _forbid(
+            "only a superuser may change the permissions or menus of the built-in "
+            "administrator role"
+        )
+
+
 def update_role(actor, role, data):
-    """Change a role (1320); given permission or menu lists replace the old ones."""
+    """Change a role (1320); given permission or menu lists replace the old ones.
+
+    Permissions added or taken away must be ones `actor` holds (403); the built-in roles keep
+    their names and the administrator role its grants (`check_builtin_change`).
+    """
     permissions = data.pop("permissions", None)
     menus = data.pop("menus", None)
+    current = set(permission_names(role.permissions.select_related("content_type")))
+    wanted = current
     if permissions is not None:
         permissions = resolve_permissions(permissions)
-        current = set(permission_names(role.permissions.select_related("content_type")))
-        check_grantable(actor, [p for p in permissions if permission_names([p])[0] not in current])
+        wanted = set(permission_names(permissions))
+    menus_changed = menus is not None and {m.pk for m in menus} != set(
+        role.menus.values_list("pk", flat=True)
+    )
+    check_builtin_change(actor, role, data.get("name"), wanted != current, menus_changed)
+    check_grantable(actor, wanted - current)
+    check_grantable(actor, current - wanted, verb="take away")
     before = role_summary(role)
     for field, value in data.items():
         setattr(role, field, value)
@@ -278,9 +325,11 @@ def update_role(actor, role, data):
 
 
 def delete_role(actor, role):
-    """Delete a role (1310) and its memberships; 1312 for a built-in role."""
+    """Delete a role (1310) and its memberships; 1312 for a built-in role, 403 for a role
+    granting permissions `actor` does not hold (deleting takes them from its members)."""
     if role.is_builtin:
         raise ApiError(codes.ROLE_BUILTIN, http_status.HTTP_409_CONFLICT)
+    check_grantable(actor, role.permissions.select_related("content_type"), verb="take away")
     name, pk, before = role.name, role.pk, role_summary(role)
     with transaction.atomic():
         role.delete()

@@ -177,9 +177,14 @@ def _role_code(default):
 class RoleViewSet(EnvelopeModelViewSet):
     """Roles: a Django group plus description, menus and permissions (1300-1331).
 
-    Permissions are `app_label.codename` names. Someone who is not a superuser can grant a role
-    only permissions they hold (403 otherwise). PUT and PATCH change only the fields they name;
-    a given `permissions` or `menus` list replaces the role's current one.
+    Permissions are `app_label.codename` names. Someone who is not a superuser can grant a role,
+    or take away from it, only permissions they hold, and delete only a role whose permissions
+    they hold (902, 403 otherwise). PUT and PATCH change only the fields they name; a given
+    `permissions` or `menus` list replaces the role's current one.
+
+    The built-in roles keep their names: a new name is 908 with 409 and `errors.name`, for a
+    superuser too. Only a superuser changes the built-in administrator role's permissions or
+    menus (902, 403); its description stays editable.
     """
 
     queryset = Role.objects.prefetch_related(

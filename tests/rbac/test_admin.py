@@ -124,7 +124,7 @@ def test_role_assigner_in_admin_is_offered_only_roles_they_could_grant():
 
 @pytest.mark.parametrize("builtin", ["administrator", "user"])
 def test_builtin_role_cannot_be_deleted_in_admin(admin_user, builtin):
-    role = Role.objects.get(builtin=builtin)
+    role = builtin_role(builtin)
     client = admin_client(admin_user)
     assert client.post(f"/admin/rbac/role/{role.pk}/delete/", {"post": "yes"}).status_code == 403
     other = RoleFactory()
@@ -182,3 +182,67 @@ def test_admin_role_change_page_shows_pickers(admin_user):
     page = admin_client(admin_user).get(f"/admin/rbac/role/{role.pk}/change/").content.decode()
     assert 'name="permissions"' in page and 'name="menus"' in page
     assert "selectfilter" in page.lower()
+
+
+def role_form(role, **overrides):
+    """What the role change form posts for `role`, with `overrides`."""
+    body = {
+        "name": role.name,
+        "description": role.description,
+        "permissions": list(role.permissions.values_list("pk", flat=True)),
+        "menus": list(role.menus.values_list("pk", flat=True)),
+    }
+    body.update(overrides)
+    return body
+
+
+def role_state(role):
+    role.refresh_from_db()
+    return (role.name, set(role.permissions.all()), set(role.menus.all()))
+
+
+def test_role_manager_cannot_strip_or_rename_the_administrator_role_in_admin():
+    staff = staff_with("rbac.view_role", "rbac.change_role", "rbac.assign_role")
+    role = builtin_role("administrator")
+    before = role_state(role)
+    client = admin_client(staff)
+    page = client.get(f"/admin/rbac/role/{role.pk}/change/").content.decode()
+    assert 'name="permissions"' not in page and 'name="name"' not in page
+    body = role_form(role, name="pwned", description="changed", permissions=[], menus=[])
+    response = client.post(f"/admin/rbac/role/{role.pk}/change/", body)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert role_state(role) == before
+    assert role.description == "changed"
+
+
+@pytest.mark.parametrize("builtin", ["administrator", "user"])
+def test_superuser_cannot_rename_a_builtin_role_in_admin(admin_user, builtin):
+    role = builtin_role(builtin)
+    client = admin_client(admin_user)
+    response = client.post(f"/admin/rbac/role/{role.pk}/change/", role_form(role, name="pwned"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    role.refresh_from_db()
+    assert role.name == builtin
+
+
+def test_role_manager_cannot_take_away_permissions_they_do_not_hold_in_admin():
+    staff = staff_with("rbac.view_role", "rbac.change_role", "rbac.view_menu")
+    role = RoleFactory(permissions=["vcenter.power_virtualmachine", "rbac.view_menu"])
+    body = role_form(role, permissions=[])
+    response = admin_client(staff).post(f"/admin/rbac/role/{role.pk}/change/", body)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert {p.codename for p in role.permissions.all()} == {"power_virtualmachine"}
+
+
+def test_role_manager_cannot_delete_a_role_granting_more_than_they_hold_in_admin():
+    staff = staff_with("rbac.view_role", "rbac.delete_role", "rbac.view_menu")
+    strong = RoleFactory(permissions=["accounts.delete_user"])
+    weak = RoleFactory(permissions=["rbac.view_menu"])
+    client = admin_client(staff)
+    response = client.post(f"/admin/rbac/role/{strong.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    body = {"action": "delete_selected", "_selected_action": [strong.pk, weak.pk], "post": "yes"}
+    client.post("/admin/rbac/role/", body)
+    assert Role.objects.filter(pk=strong.pk).exists()
+    assert client.post(f"/admin/rbac/role/{weak.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Role.objects.filter(pk=weak.pk).exists()

@@ -119,14 +119,16 @@ def test_delete_unknown_role_returns_1311(api, role_id):
 
 @pytest.mark.parametrize("builtin", ["administrator", "user"])
 def test_delete_builtin_role_returns_1312(api, builtin):
-    role = Role.objects.get(builtin=builtin)
+    role = builtin_role(builtin)
     expect(api.delete(f"/api/roles/{role.pk}"), 409, codes.ROLE_BUILTIN)
     assert Role.objects.filter(pk=role.pk).exists()
 
 
 def test_renamed_builtin_role_still_cannot_be_deleted(api):
+    """A database from before renames were refused may hold a built-in role under another
+    name: it is still the built-in role."""
     role = builtin_role("user")
-    expect(api.patch(f"/api/roles/{role.pk}", {"name": "访客"}, format="json"), 200, 1320)
+    Role.objects.filter(pk=role.pk).update(name="访客")
     expect(api.delete(f"/api/roles/{role.pk}"), 409, codes.ROLE_BUILTIN)
 
 
@@ -276,3 +278,94 @@ def test_create_role_with_unicode_name_and_many_known_permissions(
         data = expect(api.post("/api/roles/", body, format="json"), 201, codes.ROLE_CREATED)
     assert data["name"] == "运维人员 🚀"
     assert data["permissions"] == sorted(set(names))
+
+
+# Built-in roles and taking permissions away -------------------------------------------------
+
+ROLE_MANAGER = ("rbac.view_role", "rbac.change_role", "rbac.assign_role", "accounts.view_user")
+
+
+@pytest.fixture
+def manager_api():
+    """A role manager who is not a superuser, holding only what the role pages need."""
+    return api_client_for(user_with_permissions(*ROLE_MANAGER, username="role-manager"))
+
+
+def test_role_manager_cannot_strip_the_administrator_role(manager_api):
+    role = builtin_role("administrator")
+    before = perms_of(role)
+    response = manager_api.patch(f"/api/roles/{role.pk}", {"permissions": []}, format="json")
+    data = expect(response, 403, codes.PERMISSION_DENIED)
+    assert "administrator" in data["detail"]
+    assert perms_of(role) == before
+    assert "vcenter.power_virtualmachine" in before
+
+
+def test_role_manager_cannot_change_the_administrator_roles_menus(manager_api):
+    role = builtin_role("administrator")
+    before = sorted(role.menus.values_list("pk", flat=True))
+    response = manager_api.patch(f"/api/roles/{role.pk}", {"menus": []}, format="json")
+    expect(response, 403, codes.PERMISSION_DENIED)
+    assert sorted(role.menus.values_list("pk", flat=True)) == before
+
+
+def test_role_manager_may_edit_the_administrator_roles_description(manager_api):
+    role = builtin_role("administrator")
+    before = perms_of(role)
+    body = {"description": "管理员", "name": role.name}
+    expect(manager_api.patch(f"/api/roles/{role.pk}", body, format="json"), 200, 1320)
+    role.refresh_from_db()
+    assert (role.description, perms_of(role)) == ("管理员", before)
+
+
+def test_superuser_may_change_the_administrator_roles_permissions(api):
+    role = builtin_role("administrator")
+    kept = [p for p in perms_of(role) if p != "audit.delete_tasklog"]
+    response = api.patch(f"/api/roles/{role.pk}", {"permissions": kept}, format="json")
+    assert expect(response, 200, codes.ROLE_UPDATED)["permissions"] == kept
+
+
+@pytest.mark.parametrize("builtin", ["administrator", "user"])
+@pytest.mark.parametrize("as_superuser", [True, False])
+def test_rename_builtin_role_returns_908_for_anyone(api, manager_api, builtin, as_superuser):
+    role = builtin_role(builtin)
+    client = api if as_superuser else manager_api
+    response = client.patch(f"/api/roles/{role.pk}", {"name": "pwned"}, format="json")
+    data = expect(response, 409, codes.INVALID_INPUT)
+    assert "name" in error_fields(data)
+    role.refresh_from_db()
+    assert role.name == builtin
+    assert not Group.objects.filter(name="pwned").exists()
+
+
+def test_role_manager_cannot_take_away_permissions_they_do_not_hold(manager_api):
+    role = RoleFactory(permissions=["vcenter.power_virtualmachine", "rbac.view_role"])
+    response = manager_api.patch(
+        f"/api/roles/{role.pk}", {"permissions": ["rbac.view_role"]}, format="json"
+    )
+    data = expect(response, 403, codes.PERMISSION_DENIED)
+    assert data["detail"].endswith(
+        "take away permissions you do not hold: vcenter.power_virtualmachine"
+    )
+    assert perms_of(role) == ["rbac.view_role", "vcenter.power_virtualmachine"]
+
+
+def test_role_manager_may_take_away_permissions_they_hold(manager_api):
+    role = RoleFactory(permissions=["vcenter.power_virtualmachine", "rbac.view_role"])
+    response = manager_api.patch(
+        f"/api/roles/{role.pk}",
+        {"permissions": ["vcenter.power_virtualmachine"]},
+        format="json",
+    )
+    expect(response, 200, codes.ROLE_UPDATED)
+    assert perms_of(role) == ["vcenter.power_virtualmachine"]
+
+
+def test_role_manager_cannot_delete_a_role_granting_what_they_do_not_hold():
+    manager = user_with_permissions(*ROLE_MANAGER, "rbac.delete_role")
+    client = api_client_for(manager)
+    strong = RoleFactory(permissions=["accounts.delete_user"])
+    weak = RoleFactory(permissions=["rbac.view_role"])
+    expect(client.delete(f"/api/roles/{strong.pk}"), 403, codes.PERMISSION_DENIED)
+    assert Role.objects.filter(pk=strong.pk).exists()
+    expect(client.delete(f"/api/roles/{weak.pk}"), 200, codes.ROLE_DELETED)

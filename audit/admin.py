@@ -66,7 +66,7 @@ def task_log_message(task_log, user):
         "status": task_log.get_status_display(),
     }
     if task_log.code is not None:
-        text = f"{text} — {task_log.message} ({task_log.code})"
+        text = f"{text} — {task_log.msg} ({task_log.code})"
     if not can_view_task_logs(user):
         return text
     return format_html(
@@ -136,7 +136,7 @@ class TaskLogAdmin(ReadOnlyAdmin):
         "status_badge",
         "progress_bar",
         "code",
-        "message",
+        "outcome_message",
         "object_link",
         "username",
         "created_at",
@@ -255,12 +255,16 @@ class TaskLogAdmin(ReadOnlyAdmin):
             obj.progress,
         )
 
+    @admin.display(description=_("message"), ordering="code")
+    def outcome_message(self, obj):
+        return obj.msg
+
     @admin.display(description=_("outcome"))
     def outcome(self, obj):
         return format_html(
             "{} {}",
             _live(obj, "code", obj.code if obj.code is not None else "-"),
-            _live(obj, "msg", obj.message),
+            _live(obj, "msg", obj.msg),
         )
 
     @admin.display(description=_("duration"))

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kstack_naguan.api import codes
+
 
 class RequestLog(models.Model):
     """One API request as the middleware saw it, with secret fields of the body redacted."""
@@ -110,6 +112,13 @@ class TaskLog(models.Model):
     def is_finished(self):
         """True once the task has ended, successfully or not."""
         return self.status in (TaskLogStatusChoices.SUCCESS, TaskLogStatusChoices.FAILURE)
+
+    @property
+    def msg(self):
+        """The outcome's message in the active language (the code's), else the stored text."""
+        if self.code in codes.REGISTRY:
+            return codes.get(self.code).msg
+        return self.message
 
     @property
     def duration(self):

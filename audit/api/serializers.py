@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
 from audit.models import EventLog, RequestLog, TaskLog
-from kstack_naguan.api import codes
 
 
 class RequestLogSerializer(serializers.ModelSerializer):
@@ -96,6 +95,4 @@ class TaskLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_msg(self, task_log) -> str:
-        if task_log.code in codes.REGISTRY:
-            return codes.get(task_log.code).msg
-        return task_log.message
+        return task_log.msg

@@ -1,0 +1,19 @@
+import pytest
+
+from audit.models import TaskLog
+from kstack_naguan.api import codes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_task_log_message_follows_the_reader_not_the_writer(client, admin_user):
+    """A TaskLog written in one language reads in the reader's, in the admin and the API."""
+    TaskLog.objects.create(
+        name="vcenter.sync", status="success", code=2400, message="Sync succeeded"
+    )
+    client.force_login(admin_user)
+    chinese = client.get("/admin/audit/tasklog/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    english = client.get("/admin/audit/tasklog/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "同步成功" in chinese
+    assert "Sync succeeded" in english
+    assert codes.get(2400).msg  # the registry, not the stored text, is the source

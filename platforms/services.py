@@ -106,11 +106,11 @@ def update_platform_type(user, platform_type, data):
 
 
 def delete_platform_type(user, platform_type):
-    """Delete an unused platform type; one that platforms still use is refused with 1512/409."""
+    """Delete an unused platform type; one that platforms still use is refused with 912/409."""
     in_use = list(platform_type.platforms.order_by("name").values_list("name", flat=True)[:20])
     if in_use:
         raise ApiError(
-            codes.PLATFORM_DELETE_DB_ERROR,
+            codes.IN_USE,
             http_status.HTTP_409_CONFLICT,
             {"platforms": in_use},
             detail=f"Platform type {platform_type.name!r} is used by {len(in_use)} or more "
@@ -131,7 +131,7 @@ def delete_platform_type(user, platform_type):
             )
     except (ProtectedError, RestrictedError):
         raise ApiError(
-            codes.PLATFORM_DELETE_DB_ERROR,
+            codes.IN_USE,
             http_status.HTTP_409_CONFLICT,
             detail=f"Platform type {name!r} is in use; delete or move its platforms first.",
         ) from None
@@ -203,7 +203,7 @@ def delete_platform(user, platform):
     except (ProtectedError, RestrictedError) as exc:
         blocking = sorted({obj._meta.label for obj in exc.protected_objects or []})
         raise ApiError(
-            codes.PLATFORM_DELETE_DB_ERROR,
+            codes.IN_USE,
             http_status.HTTP_409_CONFLICT,
             {"blocked_by": blocking},
             detail=f"Platform {name!r} is still referenced and cannot be deleted.",

@@ -60,7 +60,7 @@ def create_config(user, data):
     """Create the configuration row from validated `data` (1600); a second one is refused."""
     if SystemConfig.objects.exists():
         raise ApiError(
-            codes.INVALID_INPUT,
+            codes.ALREADY_EXISTS,
             http_status.HTTP_409_CONFLICT,
             detail="The system configuration already exists; change it with PUT or PATCH.",
         )

@@ -61,6 +61,8 @@ _TABLE = [
     (909, "NOT_ACCEPTABLE", _("Requested response format is not available")),
     (910, "REQUEST_TOO_LARGE", _("Request body too large")),
     (911, "CONFLICT", _("The resource is busy, try again later")),
+    (912, "IN_USE", _("The resource is in use and cannot be deleted")),
+    (913, "ALREADY_EXISTS", _("The resource already exists")),
     (920, "VCENTER_UNREACHABLE", _("vCenter is unreachable")),
     (930, "OK", _("Success")),
     (931, "TOKEN_REFRESHED", _("Token refreshed")),

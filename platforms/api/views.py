@@ -71,7 +71,7 @@ _NOT_FOUND_CODES = {
 
 
 class PlatformTypeViewSet(EnvelopeModelViewSet):
-    """Platform types: CRUD; a type that platforms still use cannot be deleted (1512/409)."""
+    """Platform types: CRUD; a type that platforms still use cannot be deleted (912/409)."""
 
     queryset = PlatformType.objects.annotate(platform_count=Count("platforms"))
     serializer_class = PlatformTypeSerializer

@@ -90,12 +90,12 @@ def test_delete_unknown_platform_type_returns_1511(api):
     assert response.json()["code"] == codes.PLATFORM_DELETE_NOT_FOUND.number
 
 
-def test_delete_platform_type_in_use_is_refused_with_1512(api):
+def test_delete_platform_type_in_use_is_refused_with_912(api):
     platform = CloudPlatformFactory(name="prod-vc")
     response = api.delete(_detail(platform.platform_type_id))
     assert response.status_code == 409
     body = response.json()
-    assert body["code"] == codes.PLATFORM_DELETE_DB_ERROR.number
+    assert body["code"] == codes.IN_USE.number
     assert body["data"]["platforms"] == ["prod-vc"]
     assert "prod-vc" not in body["data"]["detail"] and "used by" in body["data"]["detail"]
     assert PlatformType.objects.filter(pk=platform.platform_type_id).exists()

@@ -53,7 +53,7 @@ def test_create_second_config_is_refused(api, config):
     response = api.post(URL, {"name": "Another"}, format="json")
     assert response.status_code == 409
     body = response.json()
-    assert body["code"] == codes.INVALID_INPUT.number
+    assert body["code"] == codes.ALREADY_EXISTS.number
     assert "already exists" in body["data"]["detail"]
     assert SystemConfig.objects.count() == 1
 

@@ -543,7 +543,12 @@ def apply_inventory(platform, items, user=None, images=None):
 
 
 def _record_vm_events(platform, mirror, vm_rows, user):
-    """Event-log the VMs that appeared, vanished or changed power state in this sync."""
+    """Event-log the VMs that appeared, vanished or changed power state in this sync.
+
+    A platform's first sync (no VM mirrored yet) writes one `imported` event with the count
+    instead of one `appeared` per VM: thousands of rows saying "it was there" tell nobody
+    anything, and they cost the first sync of a large vCenter more than its own rows.
+    """
     events = []
     username = user.get_username() if user is not None and user.is_authenticated else ""
     actor = user if username else None
@@ -563,6 +568,21 @@ def _record_vm_events(platform, mirror, vm_rows, user):
             )
         )
 
+    if not mirror.existing:
+        if mirror.ids:
+            events.append(
+                EventLog(
+                    user=actor,
+                    username=username,
+                    action="imported",
+                    object_type=platform._meta.label,
+                    object_id=str(platform.pk),
+                    object_repr=platform.name[:255],
+                    after={"vms": len(mirror.ids)},
+                    message=f"first sync of {platform.name}: {len(mirror.ids)} VM(s)",
+                )
+            )
+        vm_rows = {}
     for moid, values in vm_rows.items():
         old = mirror.existing.get(moid)
         if old is None:

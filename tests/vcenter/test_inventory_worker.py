@@ -76,8 +76,8 @@ def test_worker_beat_entries_and_one_sync_for_two_concurrent_requests(
         task_log = wait_for_task_log(task_id)
         assert (task_log.status, task_log.code) == ("success", codes.SYNC_OK.number)
         assert TaskLog.objects.filter(name="vcenter.sync", object_id=str(target.pk)).count() == 1
-        appeared = EventLog.objects.filter(action="appeared", message=f"sync of {target.name}")
-        assert appeared.count() == vcsim.expected_vm_count
+        imported = EventLog.objects.get(action="imported", object_id=str(target.pk))
+        assert imported.after == {"vms": vcsim.expected_vm_count}
         assert VirtualMachine.objects.filter(platform=target).count() == vcsim.expected_vm_count
         assert sync.sync_lock_holder(target.pk) is None
 

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from pyVim.connect import Disconnect
 from pyVmomi import vim
@@ -179,3 +181,20 @@ def test_refresh_vm_updates_one_row_and_removes_a_vanished_vm(fresh_platform, vs
     vm.Destroy_Task()
     assert refresh_vm(fresh_platform, vm._moId) is None
     assert not VirtualMachine.objects.filter(moid=vm._moId).exists()
+
+
+def test_vm_created_after_the_first_sync_is_logged_as_appeared(fresh_platform, vsphere):
+    services.start_sync(fresh_platform)
+    assert EventLog.objects.filter(action="imported").count() == 1
+    vm = vsphere.searchIndex.FindByInventoryPath("DC0/vm/DC0_H0_VM0")
+    folder = vsphere.searchIndex.FindByInventoryPath("DC0/vm")
+    spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec())
+    task = vm.CloneVM_Task(folder=folder, name="late-arrival", spec=spec)
+    for _ in range(100):  # vcsim ends tasks inside the call; a real vCenter takes a moment
+        if task.info.state in ("success", "error"):
+            break
+        time.sleep(0.05)
+    assert task.info.state == "success", task.info.error
+    services.start_sync(fresh_platform)
+    assert EventLog.objects.filter(action="appeared", object_repr="late-arrival").count() == 1
+    assert EventLog.objects.filter(action="imported").count() == 1

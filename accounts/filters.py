@@ -1,6 +1,7 @@
 import django_filters
 from django.contrib.auth import get_user_model
 
+from kstack_naguan.api.filters import DateTimeFilter
 from rbac.models import Role
 
 
@@ -13,8 +14,8 @@ class UserFilterSet(django_filters.FilterSet):
     role = django_filters.ModelChoiceFilter(
         field_name="groups", queryset=Role.objects.all(), label="role"
     )
-    joined_after = django_filters.IsoDateTimeFilter(field_name="date_joined", lookup_expr="gte")
-    joined_before = django_filters.IsoDateTimeFilter(field_name="date_joined", lookup_expr="lt")
+    joined_after = DateTimeFilter(field_name="date_joined", lookup_expr="gte")
+    joined_before = DateTimeFilter(field_name="date_joined", lookup_expr="lt")
 
     class Meta:
         model = get_user_model()

@@ -1,6 +1,6 @@
 import django_filters
 
-from kstack_naguan.api.filters import IntegerFilter
+from kstack_naguan.api.filters import DateTimeFilter, IntegerFilter, IpAddressFilter
 
 from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
 
@@ -8,8 +8,8 @@ from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
 class LogFilterSet(django_filters.FilterSet):
     """Filters every log shares: a time range and the user."""
 
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
     user = IntegerFilter(field_name="user_id")
     request_id = django_filters.CharFilter()
 
@@ -22,7 +22,7 @@ class RequestLogFilterSet(LogFilterSet):
     status_min = IntegerFilter(field_name="status", lookup_expr="gte")
     status_max = IntegerFilter(field_name="status", lookup_expr="lte")
     code = IntegerFilter()
-    client_ip = django_filters.CharFilter()
+    client_ip = IpAddressFilter()
 
     class Meta:
         model = RequestLog

@@ -15,7 +15,7 @@ from tests.factories import UserFactory
 User = get_user_model()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_creates_of_one_username_end_in_1100_and_1103():
     """Both requests pass the existence pre-check (a barrier holds each one right after it) and
     both insert; PostgreSQL makes the second insert wait for the first commit and then reject

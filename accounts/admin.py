@@ -14,7 +14,9 @@ class UserAdmin(DjangoUserAdmin):
     Someone who is not a superuser never sees superuser/staff/permission fields as editable,
     cannot open a superuser's record (nor reset a superuser's password), cannot change their own
     roles, and may only give or take roles whose permissions they hold themselves (with
-    `rbac.assign_role`); roles they cannot manage stay as they were.
+    `rbac.assign_role`); roles they cannot manage stay as they were. Nobody, superusers
+    included, deactivates, demotes or deletes their own account, nor deletes the last active
+    superuser.
     """
 
     list_display = [
@@ -36,6 +38,7 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
     _PRIVILEGED = ("is_superuser", "is_staff", "user_permissions")
+    _SELF_LOCKED = ("is_active", "is_superuser", "is_staff")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
@@ -53,9 +56,11 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pk == request.user.pk:
+            readonly += [f for f in self._SELF_LOCKED if f not in readonly]
         if request.user.is_superuser:
             return readonly
-        readonly += self._PRIVILEGED
+        readonly += [f for f in self._PRIVILEGED if f not in readonly]
         if not self._may_assign(request, obj):
             readonly.append("groups")
         return readonly
@@ -70,18 +75,24 @@ class UserAdmin(DjangoUserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def _undeletable(self, request, obj):
+        """Oneself, the last active superuser, and for a non-superuser any superuser."""
+        if obj.pk == request.user.pk:
+            return True
+        if obj.is_superuser and not request.user.is_superuser:
+            return True
+        others = User.objects.filter(is_superuser=True, is_active=True).exclude(pk=obj.pk)
+        return obj.is_superuser and obj.is_active and not others.exists()
+
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and not request.user.is_superuser:
-            if obj.is_superuser or obj.pk == request.user.pk:
-                return False
+        if obj is not None and self._undeletable(request, obj):
+            return False
         return super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs, request):
-        """Bulk deletion obeys the same rule: superusers and oneself are protected."""
+        """Bulk deletion obeys the same rule: what `_undeletable` names is protected."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        if not request.user.is_superuser:
-            me = request.user.pk
-            protected = [*protected, *(str(o) for o in objs if o.is_superuser or o.pk == me)]
+        protected = [*protected, *(str(o) for o in objs if self._undeletable(request, o))]
         return deleted, counts, perms_needed, protected
 
     def save_related(self, request, form, formsets, change):

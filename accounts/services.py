@@ -3,7 +3,9 @@
 Sign-in checks credentials and issues JWT pairs with the seed's login codes. User management
 creates, updates and deletes users and sets passwords (Django's validators and hashers), keeping
 the rule that nobody raises their own rights: only a superuser grants superuser or staff status
-or touches a superuser, and roles are assigned through the user-roles API alone.
+or touches a superuser, and roles are assigned through the user-roles API alone. Nobody locks
+the portal out either: no one deactivates, deletes or drops the superuser or staff flag of their
+own account, and the last active superuser is never deactivated, demoted or deleted.
 """
 
 import logging
@@ -88,6 +90,50 @@ def check_privileged_fields(actor, data, target=None):
             raise _forbid("only a superuser may change a superuser")
 
 
+def check_self_lockout(actor, user, data):
+    """Refuse (1124, 400) a change by which `actor` would deactivate their own account or drop
+    their own superuser or staff flag, as deleting oneself is refused (1112): nobody locks
+    themselves out. Setting a flag to the value it has is no change and passes."""
+    if user.pk != actor.pk:
+        return
+    dropped = sorted(f for f in ("is_active", *PRIVILEGED_FIELDS) if data.get(f) is False)
+    dropped = [f for f in dropped if getattr(user, f)]
+    if dropped:
+        logger.warning("refused: %s would drop their own %s", actor.username, ", ".join(dropped))
+        message = str(_("You cannot take this away from your own account."))
+        raise ApiError(
+            codes.USER_UPDATE_ERROR, data={"errors": {field: [message] for field in dropped}}
+        )
+
+
+def keep_an_active_superuser(user, code=codes.USER_UPDATE_ERROR):
+    """Refuse (`code`, 409) when `user` is the last active superuser; call it inside the
+    transaction that would deactivate, demote or delete them.
+
+    It locks every active superuser's row until that transaction ends, so two superusers
+    disabling each other at once are taken one after the other and the second is refused.
+    """
+    holders = (
+        get_user_model()
+        ._default_manager.select_for_update()
+        .filter(is_superuser=True, is_active=True)
+    )
+    if not any(pk != user.pk for pk in holders.order_by("pk").values_list("pk", flat=True)):
+        logger.warning("refused: %s is the last active superuser", user.username)
+        raise ApiError(
+            code,
+            http_status.HTTP_409_CONFLICT,
+            detail="the portal must keep at least one active superuser",
+        )
+
+
+def _loses_superuser(user, data):
+    """True when applying `data` turns the active superuser `user` into something less."""
+    if not (user.is_superuser and user.is_active):
+        return False
+    return data.get("is_active") is False or data.get("is_superuser") is False
+
+
 def _clean(user, errors_code, exclude=()):
     """Run the model's validation (field formats and lengths), raising `errors_code` with fields."""
     try:
@@ -123,14 +169,17 @@ def summary(user):
     return {field: getattr(user, field) for field in (*PROFILE_FIELDS, *PRIVILEGED_FIELDS)}
 
 
-def _save(user, error_code, conflict_check, event):
+def _save(user, error_code, conflict_check, event, guard=None):
     """Save `user` in its own transaction; the database's unique constraints have the last word.
 
-    A unique violation (two requests racing past the pre-check) becomes 1102/1103 after looking
-    at what now holds the name; any other database failure becomes `error_code` with a 500.
+    `guard`, when given, runs first inside the transaction and may refuse. A unique violation
+    (two requests racing past the pre-check) becomes 1102/1103 after looking at what now holds
+    the name; any other database failure becomes `error_code` with a 500.
     """
     try:
         with transaction.atomic():
+            if guard is not None:
+                guard()
             user.save()
             event()
     except IntegrityError:
@@ -171,8 +220,14 @@ def create_user(actor, data):
 
 
 def update_user(actor, user, data, error_code=codes.USER_UPDATE_ERROR):
-    """Apply validated `data` to `user` (1120), or raise 1102/1103/`error_code` or 403."""
+    """Apply validated `data` to `user` (1120), or raise 1102/1103/`error_code` or 403.
+
+    Nobody drops their own active, superuser or staff flag (400), and the last active superuser
+    keeps both (409).
+    """
     check_privileged_fields(actor, data, target=user)
+    check_self_lockout(actor, user, data)
+    loses_superuser = _loses_superuser(user, data)
     before = summary(user)
     for field, value in data.items():
         setattr(user, field, value)
@@ -189,19 +244,23 @@ def update_user(actor, user, data, error_code=codes.USER_UPDATE_ERROR):
         error_code,
         lambda: find_conflict(username, email, exclude_pk=user.pk),
         lambda: record_event(actor, "user_updated", user, before=before, after=summary(user)),
+        guard=(lambda: keep_an_active_superuser(user, error_code)) if loses_superuser else None,
     )
     logger.info("user %s updated by %s (%s)", user.username, actor.username, ", ".join(data))
     return user
 
 
 def delete_user(actor, user):
-    """Delete `user` (1110); nobody deletes themselves, only a superuser deletes a superuser."""
+    """Delete `user` (1110); nobody deletes themselves (1112, 400), only a superuser deletes a
+    superuser, and never the last active one (1112, 409)."""
     check_privileged_fields(actor, {}, target=user)
     if user.pk == actor.pk:
         raise ApiError(codes.USER_DELETE_ERROR, detail="you cannot delete your own account")
     username, pk, before = user.username, user.pk, summary(user)
     try:
         with transaction.atomic():
+            if user.is_superuser and user.is_active:
+                keep_an_active_superuser(user, codes.USER_DELETE_ERROR)
             user.delete()
             record_event(
                 actor,

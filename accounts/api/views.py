@@ -183,6 +183,11 @@ class UserViewSet(EnvelopeModelViewSet):
     PUT and PATCH both change only the fields they name. The active flag is `is_active`;
     `active` (the seed's word) is accepted for it. Roles are assigned through
     `/api/user-roles/`, never here.
+
+    Nobody locks themselves out: deactivating one's own account or dropping one's own
+    superuser or staff flag is 1124 (400, `errors` naming the field), as deleting oneself is
+    1112. The last active superuser is never deactivated, demoted (1124) or deleted (1112):
+    409, so two superusers disabling each other at once leave one.
     """
 
     serializer_class = UserSerializer

@@ -246,3 +246,32 @@ def test_role_manager_cannot_delete_a_role_granting_more_than_they_hold_in_admin
     assert Role.objects.filter(pk=strong.pk).exists()
     assert client.post(f"/admin/rbac/role/{weak.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not Role.objects.filter(pk=weak.pk).exists()
+
+
+def test_superuser_cannot_deactivate_or_demote_self_in_admin(admin_user):
+    client = admin_client(admin_user)
+    url = f"/admin/accounts/user/{admin_user.pk}/change/"
+    page = client.get(url).content.decode()
+    for field in ("is_active", "is_superuser", "is_staff"):
+        assert f'name="{field}"' not in page
+    body = change_form(admin_user, real_name="Root")
+    del body["is_active"]  # every box unticked
+    response = client.post(url, body)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    admin_user.refresh_from_db()
+    assert admin_user.real_name == "Root"
+    assert (admin_user.is_active, admin_user.is_superuser, admin_user.is_staff) == (True,) * 3
+
+
+def test_superuser_cannot_delete_self_in_admin(admin_user):
+    other = UserFactory(username="other")
+    client = admin_client(admin_user)
+    url = f"/admin/accounts/user/{admin_user.pk}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    body = {
+        "action": "delete_selected",
+        "_selected_action": [admin_user.pk, other.pk],
+        "post": "yes",
+    }
+    client.post("/admin/accounts/user/", body)
+    assert User.objects.filter(pk=admin_user.pk).exists()

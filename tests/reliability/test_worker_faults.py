@@ -8,13 +8,16 @@ Needs PostgreSQL and Redis (CELERY_BROKER_URL); skipped otherwise, with the reas
 """
 
 import time
+from unittest import mock
 
 import pytest
+from pyVmomi import vim
 
 from audit.models import TaskLog
 from audit.reaper import reap_stale_tasks
+from kstack_naguan.api import codes
 from kstack_naguan.testing.vcsim import Simulator
-from vcenter import services
+from vcenter import services, vm_tasks
 from vcenter.models import VirtualMachine
 
 from ..conftest import VCSIM_PASSWORD, VCSIM_USER, wait_for_task_log
@@ -106,3 +109,42 @@ def test_kill_worker_mid_sync_then_reaper_ends_it_and_redelivery_is_a_no_op(
         code=task_log.code,
         second_run_wrote_rows=0,
     )
+
+
+@pytest.mark.django_db
+def test_clone_delivered_again_after_its_vm_exists_does_not_clone_twice(api, fresh_synced, vsphere):
+    """A worker that dies after vCenter made the clone but before the TaskLog said so leaves the
+    row running; the task delivered again must not make a second VM. (vcsim finishes a clone
+    inside the call, so the death is staged: the TaskLog is set back to running by hand.)"""
+    vm = VirtualMachine.objects.get(platform=fresh_synced, name="DC0_H0_VM0")
+    with mock.patch.object(
+        vm_tasks.clone_vm, "apply_async", wraps=vm_tasks.clone_vm.apply_async
+    ) as sent:
+        response = api.post(
+            f"/api/vcenter/vms/{vm.pk}/clone", {"name": "twice-clone"}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    task_log = TaskLog.objects.get(pk=response.json()["data"]["task_id"])
+    assert (task_log.status, task_log.code) == ("success", codes.VM_CLONED.number)
+
+    # The staged death: the outcome was never written.
+    TaskLog.objects.filter(pk=task_log.pk).update(status="running", code=None, result=None)
+    outcome = vm_tasks.clone_vm.apply(
+        args=sent.call_args.kwargs["args"], kwargs=sent.call_args.kwargs["kwargs"]
+    )
+    assert outcome.successful(), outcome.traceback
+
+    task_log.refresh_from_db()
+    assert (task_log.status, task_log.code) == ("failure", codes.VM_CLONE_FAILED.number)
+    assert task_log.attempts == 2
+    names = _vm_names(vsphere)
+    assert names.count("twice-clone") == 1
+    record_figure("clone_delivered_twice", deliveries=2, vms_made=1, second_outcome="failure 2054")
+
+
+def _vm_names(content):
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        return [machine.name for machine in view.view]
+    finally:
+        view.Destroy()

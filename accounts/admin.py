@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from rbac.services import grantable_roles
 
 from .models import User
+from .services import default_roles
 
 
 @admin.register(User)
@@ -96,7 +97,14 @@ class UserAdmin(DjangoUserAdmin):
         return deleted, counts, perms_needed, protected
 
     def save_related(self, request, form, formsets, change):
-        """Keep the roles the editor may not manage: the form only offers the ones they may."""
+        """Keep the roles the editor may not manage: the form only offers the ones they may.
+
+        A user added here starts with the built-in ordinary-user role, as through the API.
+        """
+        if not change and "groups" not in form.fields:
+            super().save_related(request, form, formsets, change)
+            form.instance.groups.add(*default_roles())
+            return
         kept = []
         if change and not request.user.is_superuser and "groups" in form.fields:
             grantable = set(grantable_roles(request.user).values_list("pk", flat=True))

@@ -24,6 +24,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.services import record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError, database_error
+from rbac.models import Role, RoleBuiltinChoices
+from rbac.services import check_assignable
 
 logger = logging.getLogger(__name__)
 
@@ -193,13 +195,37 @@ def _save(user, error_code, conflict_check, event, guard=None):
         raise database_error(error_code) from None
 
 
+def default_roles():
+    """The roles a new user starts with when nobody names any: the built-in ordinary-user role
+    (read-only on the inventory), so a new account is not refused everywhere."""
+    return list(Role.objects.filter(builtin=RoleBuiltinChoices.USER))
+
+
+def _initial_roles(actor, user, roles):
+    """The roles a new user starts with: those named (the user-roles API's rules: a
+    non-superuser needs `rbac.assign_role` and may give only roles whose permissions they
+    hold, 403 otherwise), or the default ones when `roles` is None."""
+    if roles is None:
+        return default_roles()
+    if roles and not actor.has_perm("rbac.assign_role"):
+        raise _forbid("giving roles needs rbac.assign_role; leave roles out for the default")
+    check_assignable(actor, user, roles)
+    return roles
+
+
 def create_user(actor, data):
-    """Create a user from validated `data` (1100), or raise 1102/1103/1104 or 403."""
-    check_privileged_fields(actor, data)
+    """Create a user from validated `data` (1100), or raise 1102/1103/1104 or 403.
+
+    The user gets the roles `data` names, or the built-in ordinary-user role when it names
+    none, in the same transaction.
+    """
     data = dict(data)
+    roles = data.pop("roles", None)
+    check_privileged_fields(actor, data)
     password = data.pop("password")
     user = get_user_model()(**data)
     user.email = get_user_model()._default_manager.normalize_email(user.email)
+    roles = _initial_roles(actor, user, roles)
 
     # Field formats, then the password policy, then what other users already hold.
     _clean(user, codes.USER_CREATE_ERROR, exclude=["password"])
@@ -208,12 +234,17 @@ def create_user(actor, data):
     if code is not None:
         _raise_conflict(code)
 
+    def give_roles_and_record():
+        user.groups.add(*roles)
+        after = {**summary(user), "roles": sorted(role.name for role in roles)}
+        record_event(actor, "user_created", user, after=after)
+
     user.set_password(password)
     _save(
         user,
         codes.USER_CREATE_ERROR,
         lambda: find_conflict(user.username, user.email),
-        lambda: record_event(actor, "user_created", user, after=summary(user)),
+        give_roles_and_record,
     )
     logger.info("user %s created by %s", user.username, actor.username)
     return user

@@ -2,7 +2,9 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .fields import StrictBooleanField
+from rbac.models import Role
+
+from .fields import PrimaryKeyListField, StrictBooleanField
 
 
 class LoginSerializer(serializers.Serializer):
@@ -101,14 +103,16 @@ class UserWriteSerializer(serializers.Serializer):
     is_active = StrictBooleanField(required=False)
     is_staff = StrictBooleanField(required=False)
     is_superuser = StrictBooleanField(required=False)
+    roles = PrimaryKeyListField(queryset=Role.objects.all(), required=False)
 
     REQUIRED = ("username", "email", "password")
 
 
 class UserUpdateSerializer(UserWriteSerializer):
-    """Every field optional; the password has its own routes."""
+    """Every field optional; the password and the roles have their own routes."""
 
     password = None
+    roles = None
     username = serializers.CharField(required=False, trim_whitespace=True)
     email = serializers.CharField(required=False, trim_whitespace=True)
 

@@ -181,8 +181,12 @@ class UserViewSet(EnvelopeModelViewSet):
     """Users: CRUD (1100-1132), the caller's own record (`me`), and passwords.
 
     PUT and PATCH both change only the fields they name. The active flag is `is_active`;
-    `active` (the seed's word) is accepted for it. Roles are assigned through
-    `/api/user-roles/`, never here.
+    `active` (the seed's word) is accepted for it.
+
+    A create may name `roles` (role ids) under the user-roles API's rules (`rbac.assign_role`
+    and only roles whose permissions the caller holds, 902 otherwise); a create naming none
+    gives the new user the built-in ordinary-user role, `roles: []` gives none. After that,
+    roles change through `/api/user-roles/` only.
 
     Nobody locks themselves out: deactivating one's own account or dropping one's own
     superuser or staff flag is 1124 (400, `errors` naming the field), as deleting oneself is

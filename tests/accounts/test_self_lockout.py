@@ -86,7 +86,7 @@ def test_last_active_superuser_cannot_be_deactivated_demoted_or_deleted(change):
     assert active_superusers() == [("last-root",)]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("method", ["patch", "delete"])
 def test_two_superusers_disabling_each_other_at_once_leave_one(method):
     """Both requests are held (a barrier) right before the last-superuser check, inside their

@@ -39,8 +39,10 @@ def issue_tokens(user):
 def login(username, password):
     """Authenticate `username` and return `(user, tokens)`, or raise the seed's login code.
 
-    Inactive users are refused as a wrong password is, so the answer does not tell a disabled
-    account apart. An unknown user still costs one hash, so timing does not tell either.
+    The username is matched ignoring case (usernames are unique that way), as the admin's
+    sign-in does. Inactive users are refused as a wrong password is, so the answer does not tell
+    a disabled account apart. An unknown user still costs one hash, so timing does not tell
+    either.
     """
     if not isinstance(username, str) or not isinstance(password, str):
         raise ApiError(codes.LOGIN_EMPTY)
@@ -49,7 +51,7 @@ def login(username, password):
         raise ApiError(codes.LOGIN_EMPTY)
 
     user_model = get_user_model()
-    user = user_model._default_manager.filter(username=username).first()
+    user = user_model._default_manager.filter(username__iexact=username).first()
     if user is None:
         make_password(password)
         logger.warning("login refused: unknown user %r", username[:150])
@@ -152,9 +154,9 @@ def _check_password(password, user, errors_code, field="password"):
 
 
 def find_conflict(username, email, exclude_pk=None):
-    """Return the code for a username or (case-insensitive) e-mail another user holds, or None."""
+    """Return the code for a username or e-mail another user holds in any case, or None."""
     others = get_user_model()._default_manager.exclude(pk=exclude_pk)
-    if username is not None and others.filter(username=username).exists():
+    if username is not None and others.filter(username__iexact=username).exists():
         return codes.USER_NAME_EXISTS
     if email is not None and others.filter(email__iexact=email).exists():
         return codes.USER_EMAIL_EXISTS

@@ -181,7 +181,8 @@ class UserViewSet(EnvelopeModelViewSet):
     """Users: CRUD (1100-1132), the caller's own record (`me`), and passwords.
 
     PUT and PATCH both change only the fields they name. The active flag is `is_active`;
-    `active` (the seed's word) is accepted for it.
+    `active` (the seed's word) is accepted for it. Usernames, like e-mail addresses, are
+    unique whatever their case: `ALICE` beside `alice` is 1103 (1102 for an e-mail).
 
     A create may name `roles` (role ids) under the user-roles API's rules (`rbac.assign_role`
     and only roles whose permissions the caller holds, 902 otherwise); a create naming none

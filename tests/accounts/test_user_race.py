@@ -16,11 +16,13 @@ User = get_user_model()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_creates_of_one_username_end_in_1100_and_1103():
+@pytest.mark.parametrize("second", ["same-name", "SAME-Name"])
+def test_two_simultaneous_creates_of_one_username_end_in_1100_and_1103(second):
     """Both requests pass the existence pre-check (a barrier holds each one right after it) and
     both insert; PostgreSQL makes the second insert wait for the first commit and then reject
-    it on the unique index, which the API answers with 1103, not a 500. No mock fakes a failure:
-    the barrier only makes the race happen every time."""
+    it on the unique index (the case-folded one for a case variant), which the API answers with
+    1103, not a 500. No mock fakes a failure: the barrier only makes the race happen every
+    time."""
     if connection.vendor == "sqlite":
         # Measured: with two writers, SQLite's shared-cache test database answers the second
         # insert with "database table is locked" about one time in ten, not a unique violation.
@@ -45,7 +47,7 @@ def test_two_simultaneous_creates_of_one_username_end_in_1100_and_1103():
     def create(index):
         try:
             body = {
-                "username": "same-name",
+                "username": ["same-name", second][index],
                 "email": f"racer{index}@example.test",
                 "password": "Steady-Compass-58",
             }
@@ -62,4 +64,4 @@ def test_two_simultaneous_creates_of_one_username_end_in_1100_and_1103():
 
     answers = sorted((r.status_code, r.json()["code"]) for r in responses)
     assert answers == [(201, codes.USER_CREATED.number), (409, codes.USER_NAME_EXISTS.number)]
-    assert User.objects.filter(username="same-name").count() == 1
+    assert User.objects.filter(username__iexact="same-name").count() == 1

@@ -32,6 +32,7 @@ from .client import (
 )
 from .client import devices as vc_devices
 from .client import snapshots as vc_snapshots
+from .locks import one_change_at_a_time
 from .models import Datastore, Network, NetworkKindChoices, Snapshot, VirtualMachine
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ def _check_space(vm, target, disks):
         )
 
 
+@one_change_at_a_time
 def add_disks(vm, disks, datastore=None, user=None):
     """Add `disks` (`[{"type", "size"}]`, size in GB) to `vm`; return the new disks.
 
@@ -232,9 +234,8 @@ def add_disks(vm, disks, datastore=None, user=None):
     target = _datastore(vm, datastore, codes.DISK_BAD_PARAMS)
     _check_space(vm, target, disks)
 
-    # Plan where each disk goes from the devices the VM has now.
-    # TODO(#6): serialise changes to one VM (a cache lock) so that two concurrent requests cannot
-    # plan the same unit; today vCenter refuses the second with InvalidDeviceSpec (2102, 409).
+    # Plan where each disk goes from the devices the VM has now (the VM's lock keeps a
+    # concurrent add from planning the same unit).
     hardware = _read_devices(vm, codes.DISK_VM_NOT_FOUND, codes.DISK_BAD_PARAMS)
     new_controllers, slots = plan_disk_slots(hardware["controllers"], len(disks))
     specs = [
@@ -288,6 +289,7 @@ def _disk_or_404(vm, ident, fault_code):
     return disk
 
 
+@one_change_at_a_time
 def remove_disk(vm, ident, user=None):
     """Detach the disk named by key or label and destroy its file; return the removed disk."""
     disk = _disk_or_404(vm, ident, codes.DISK_DELETE_BAD_PARAMS)
@@ -301,6 +303,7 @@ def remove_disk(vm, ident, user=None):
     return disk
 
 
+@one_change_at_a_time
 def grow_disk(vm, ident, size_gb, user=None):
     """Grow the disk named by key or label to `size_gb`; a disk never shrinks."""
     disk = _disk_or_404(vm, ident, codes.DISK_BAD_PARAMS)
@@ -388,6 +391,7 @@ def _port_group(vm, ref):
     return network
 
 
+@one_change_at_a_time
 def add_nic(vm, network_ref, adapter_type="vmxnet3", connected=True, user=None):
     """Add a network adapter on a standard or distributed port group; return the new adapter."""
     if adapter_type not in NIC_ADD_TYPES:
@@ -431,6 +435,7 @@ def find_nic(nics, ident):
     return next((n for n in nics if n["mac_address"] == mac), None)
 
 
+@one_change_at_a_time
 def remove_nic(vm, ident, user=None):
     """Remove the adapter named by device key or MAC address; return it."""
     nics = _read_devices(vm, codes.NIC_NOT_FOUND, codes.NIC_DELETE_FAILED)["nics"]
@@ -578,6 +583,7 @@ def _row_data(vm, moid):
     return snapshot_tree([row])[0] if row else None
 
 
+@one_change_at_a_time
 def create_snapshot(vm, name, description="", memory=False, quiesce=False, user=None):
     """Take a snapshot of `vm` (it becomes the current one) and return its mirrored node."""
     with vcenter_errors(vm, fault_code=codes.CONFLICT, gone_code=codes.SNAPSHOT_NOT_FOUND):
@@ -672,6 +678,7 @@ def _removal_refusal(tree, node, parent, remove_children):
     return None
 
 
+@one_change_at_a_time
 def remove_snapshot(vm, snapshot_id, remove_children=False, user=None):
     """Remove a snapshot (and its children if asked); return the removed snapshot's node."""
     tree = _read_tree(vm, codes.SNAPSHOT_NOT_FOUND, codes.SNAPSHOT_DELETE_FAILED)

@@ -121,7 +121,9 @@ def test_refuse_forced_action_post_without_its_permission(vm, vsphere, action, p
     assert live.runtime.powerState == "poweredOn"
     assert not Snapshot.objects.filter(vm=vm).exists()
     assert not TaskLog.objects.filter(name="vcenter.sync", user__isnull=False).exists()
-    assert not EventLog.objects.filter(object_id=str(vm.pk)).exists()
+    assert not EventLog.objects.filter(
+        object_type="vcenter.VirtualMachine", object_id=str(vm.pk)
+    ).exists()
 
 
 def test_refuse_forced_action_post_by_the_ordinary_user_role(vm, vsphere, viewer):
@@ -130,7 +132,9 @@ def test_refuse_forced_action_post_by_the_ordinary_user_role(vm, vsphere, viewer
         run_action(client, action, vm)
     assert vsphere_vm(vsphere, vm.moid).runtime.powerState == "poweredOn"
     assert not Snapshot.objects.filter(vm=vm).exists()
-    assert not EventLog.objects.filter(object_id=str(vm.pk)).exists()
+    assert not EventLog.objects.filter(
+        object_type="vcenter.VirtualMachine", object_id=str(vm.pk)
+    ).exists()
 
 
 def test_refuse_vm_list_to_staff_without_view_permission(fresh_synced):

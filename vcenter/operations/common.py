@@ -120,7 +120,6 @@ def invalid(code, field_name, message):
     return ApiError(code, data={"errors": {field_name: [message]}})
 
 
-# TODO(#5): a per-VM lock so that two operations on one VM never interleave.
 def live_state(vm, code, not_found_code=None):
     """Read the VM's state from vCenter; a VM vCenter lost leaves the mirror and answers 404."""
     client = client_for_platform(vm.platform)

@@ -10,6 +10,7 @@ from kstack_naguan.api.exceptions import ApiError
 
 from ..client import VCenterError, client_for_platform
 from ..client import vms as vc
+from ..locks import one_change_at_a_time
 from ..models import VirtualMachine
 from ..sync import refresh_vm
 from .common import (
@@ -56,6 +57,7 @@ POWER_ACTIONS = {
 }
 
 
+@one_change_at_a_time
 def power(user, vm, action):
     """Power `vm` on or off, suspend or reboot it, in the request.
 
@@ -112,6 +114,7 @@ def power(user, vm, action):
     return Outcome(success, row, data)
 
 
+@one_change_at_a_time
 def delete(user, vm, force=False):
     """Destroy `vm` in vCenter and drop it from the mirror (2010; 2011 when refused).
 
@@ -151,6 +154,7 @@ def delete(user, vm, force=False):
     return Outcome(codes.VM_DELETED, None, {"changed": True, "powered_off": bool(force)})
 
 
+@one_change_at_a_time
 def resize(user, vm, cpu=None, memory_mb=None):
     """Change the VM's CPU count and/or memory (2020; 2021 CPU, 2022 memory when refused).
 

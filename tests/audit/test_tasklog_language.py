@@ -1,7 +1,6 @@
 import pytest
 
 from audit.models import TaskLog
-from kstack_naguan.api import codes
 
 pytestmark = pytest.mark.django_db
 

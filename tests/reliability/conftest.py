@@ -7,6 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 FIGURES_FILE = "reliability.json"
 
@@ -42,3 +45,19 @@ def needs_postgresql(transactional_db):
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises writers, so nothing races")
+
+
+@pytest.fixture
+def wsgi_app():
+    """The project's WSGI application, for schemathesis to call in-process.
+
+    As Django's test client does, the handler does not close the database connection at the
+    end of a request: that connection holds the test's transaction.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield WSGIHandler()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

@@ -85,7 +85,10 @@ def test_reaped_sync_delivered_again_does_nothing(platform):
     assert not VirtualMachine.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_beat_schedule_runs_the_reaper_every_five_minutes():
+    # (transaction=True: the scheduler closes the connection, which would end a test's
+    # transaction.)
     app.loader.import_default_modules()
     assert "audit.reap_stale_tasks" in app.tasks
     entry = settings.CELERY_BEAT_SCHEDULE["audit.reap_stale_tasks"]

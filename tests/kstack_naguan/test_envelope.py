@@ -66,6 +66,13 @@ def test_unsupported_media_type_gets_415_envelope(anon_api):
 
 
 @pytest.mark.django_db
+def test_unavailable_response_format_gets_406_envelope(api):
+    response = api.get("/api/vcenter/tree", HTTP_ACCEPT="application/xml")
+    assert_envelope(response, 406, codes.NOT_ACCEPTABLE.number)
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
 @pytest.mark.urls(__name__)
 def test_server_error_gets_500_without_traceback(client, caplog):
     client.raise_request_exception = False

@@ -16,6 +16,7 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 from django.db import transaction
+from rest_framework.throttling import BaseThrottle
 
 from .models import RequestLog
 
@@ -84,8 +85,9 @@ def _body_for_log(request):
 
 
 def _client_ip(request):
-    # TODO(#10): honour X-Forwarded-For only behind a configured, trusted proxy.
-    address = request.META.get("REMOTE_ADDR") or ""
+    # The address the login throttles count: REMOTE_ADDR, or the entry of X-Forwarded-For that
+    # the trusted proxies (`NUM_PROXIES`) added. A value that is not an address is not stored.
+    address = BaseThrottle().get_ident(request) or ""
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

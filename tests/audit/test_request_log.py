@@ -39,6 +39,16 @@ def test_request_log_row_holds_every_field(api, admin_user):
     assert row.body == ""
 
 
+def test_request_log_ignores_forwarded_for_unless_a_proxy_is_trusted(api, settings):
+    forged = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    api.get("/api/platforms/", **forged)
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    api.get("/api/platforms/", **forged)
+    api.get("/api/platforms/", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="not an address")
+    rows = RequestLog.objects.order_by("pk").values_list("client_ip", flat=True)
+    assert list(rows) == ["10.1.2.3", "198.51.100.7", None]
+
+
 def test_request_log_redacts_json_body_secrets_at_any_depth(api):
     payload = {
         "name": "lab",

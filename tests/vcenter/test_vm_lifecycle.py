@@ -195,6 +195,35 @@ def test_resize_powered_on_vm_with_hot_add_grows_but_never_shrinks(api, off_vm, 
 
 
 @pytest.mark.parametrize(
+    ("memory_mb", "reason"),
+    [(2048, "hot-add limit of 1024 MB"), (100, "steps of 64 MB")],
+    ids=["over-limit", "off-step"],
+)
+def test_resize_powered_on_vm_respects_hot_add_limit_and_step(
+    api, off_vm, vsphere, memory_mb, reason
+):
+    """vcsim leaves `hotPlugMemoryLimit` and `hotPlugMemoryIncrementSize` unset and they are
+    read-only in a ConfigSpec, so the real live read is wrapped to report a limit and a step as
+    a real vCenter would."""
+    vm = vsphere_vm(vsphere, off_vm)
+    run(vm.ReconfigVM_Task(vim.vm.ConfigSpec(memoryHotAddEnabled=True, memoryMB=64)))
+    run(vm.PowerOnVM_Task())
+    real_read = vc.read_state
+
+    def read_with_limits(content, moid):
+        state = real_read(content, moid)
+        return {**state, "memory_hot_add_limit_mb": 1024, "memory_hot_add_increment_mb": 64}
+
+    with mock.patch.object(vc, "read_state", read_with_limits):
+        refused_body = resize(api, off_vm, memory_mb=memory_mb).json()
+        allowed_body = resize(api, off_vm, memory_mb=256).json()
+    assert refused_body["code"] == codes.VM_MEMORY_UPDATE_FAILED.number
+    assert reason in refused_body["data"]["detail"]
+    assert allowed_body["code"] == codes.VM_UPDATED.number
+    assert vm.config.hardware.memoryMB == 256
+
+
+@pytest.mark.parametrize(
     ("data", "code", "reason"),
     [
         ({"cpu": 4}, codes.VM_CPU_UPDATE_FAILED, "2 logical CPUs"),

@@ -47,6 +47,8 @@ VM_STATE_PATHS = [
     "config.cpuHotAddEnabled",
     "config.cpuHotRemoveEnabled",
     "config.memoryHotAddEnabled",
+    "config.hotPlugMemoryLimit",
+    "config.hotPlugMemoryIncrementSize",
     "guest.toolsRunningStatus",
     "parent",
     "resourcePool",
@@ -92,6 +94,8 @@ def read_state(content, moid):
         "cpu_hot_add": bool(item.get("config.cpuHotAddEnabled")),
         "cpu_hot_remove": bool(item.get("config.cpuHotRemoveEnabled")),
         "memory_hot_add": bool(item.get("config.memoryHotAddEnabled")),
+        "memory_hot_add_limit_mb": item.get("config.hotPlugMemoryLimit") or 0,
+        "memory_hot_add_increment_mb": item.get("config.hotPlugMemoryIncrementSize") or 0,
         "tools_running": str(item.get("guest.toolsRunningStatus") or "") == GUEST_TOOLS_RUNNING,
     }
 

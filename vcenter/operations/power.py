@@ -178,7 +178,6 @@ def resize(user, vm, cpu=None, memory_mb=None):
         return Outcome(codes.VM_UPDATED, row, {"changed": False})
 
     # Hot-add rules a real vCenter enforces and the simulator does not.
-    # TODO(#5): the hot-add memory limit and increment (config.hotPlugMemoryLimit/Increment).
     if state["power_state"] == POWERED_ON and not state["is_template"]:
         if cpu is not None and cpu > state["num_cpu"] and not state["cpu_hot_add"]:
             raise refused(
@@ -199,6 +198,19 @@ def resize(user, vm, cpu=None, memory_mb=None):
             raise refused(
                 codes.VM_MEMORY_UPDATE_FAILED,
                 "Memory hot-add is disabled for this VM; power it off to add memory.",
+            )
+        limit = state["memory_hot_add_limit_mb"]
+        if memory_mb is not None and limit and memory_mb > limit:
+            raise refused(
+                codes.VM_MEMORY_UPDATE_FAILED,
+                f"{memory_mb} MB is over this VM's hot-add limit of {limit} MB; power it off "
+                "to add more.",
+            )
+        step = state["memory_hot_add_increment_mb"]
+        if memory_mb is not None and step and (memory_mb - state["memory_mb"]) % step:
+            raise refused(
+                codes.VM_MEMORY_UPDATE_FAILED,
+                f"While the VM runs, memory grows in steps of {step} MB.",
             )
 
     # Ranges: the VM's socket layout and what its host can give.

@@ -15,6 +15,8 @@ from kstack_naguan.api import codes
 from kstack_naguan.testing.vcsim import Simulator
 from tests.conftest import VCSIM_PASSWORD, VCSIM_USER, api_client_for
 from tests.factories import CloudPlatformFactory, UserFactory
+from vcenter.api.serializers import VirtualMachineSerializer
+from vcenter.api.views import VirtualMachineViewSet
 from vcenter.models import VirtualMachine
 from vcenter.sync import sync_platform
 
@@ -102,3 +104,20 @@ def test_list_vms_runs_the_same_queries_on_a_later_page(api, synced_120):
     assert len(last["results"]) == 20
     assert last["page"] == 2
     assert first_count == last_count
+
+
+def test_list_vms_shows_each_vm_as_its_detail_serializer_does(api, synced_120):
+    """The list reads plain rows for speed; every row must still equal the serializer's view."""
+    vm = VirtualMachine.objects.filter(platform=synced_120).order_by("pk").first()
+    VirtualMachine.objects.filter(pk=vm.pk).update(name="web%2f01 %25 ü", ip_addresses=["10.0.0.9"])
+    vm.networks.clear()
+
+    _, page = _list(api, 200)
+
+    vms = VirtualMachineViewSet.queryset.filter(platform=synced_120).order_by("name", "id")
+    assert page["results"] == [VirtualMachineSerializer(vm).data for vm in vms]
+    renamed = next(row for row in page["results"] if row["id"] == vm.pk)
+    assert renamed["name"] == "web/01 % ü"
+    assert renamed["ip_addresses"] == ["10.0.0.9"]
+    assert renamed["network_names"] == []
+    assert renamed["synced_at"].endswith("Z")

@@ -5,6 +5,7 @@ against the mirror and vCenter. A field whose problem has a seed code of its own
 
 import json
 
+from django.db.models import F
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -83,6 +84,58 @@ class VirtualMachineSerializer(serializers.ModelSerializer):
 
     def get_network_names(self, vm) -> list[str]:
         return sorted(net.name for net in vm.networks.all())
+
+
+# The names `VirtualMachineSerializer` reads through a relation, as `values()` expressions.
+_RELATED_NAMES = {
+    "platform_name": F("platform__name"),
+    "datacenter_name": F("datacenter__name"),
+    "cluster_name": F("cluster__name"),
+    "host_name": F("host__name"),
+    "resource_pool_name": F("resource_pool__name"),
+    "folder_name": F("folder__name"),
+}
+_LINKED_NAMES = {"datastore_names": "datastores", "network_names": "networks"}
+_COLUMNS = [
+    name
+    for name in VirtualMachineSerializer.Meta.fields
+    if name not in _RELATED_NAMES and name not in _LINKED_NAMES
+]
+_DATETIME = serializers.DateTimeField()
+
+
+def vm_values(queryset):
+    """`queryset` as plain rows of the VM's columns and the names of its related objects."""
+    return queryset.select_related(None).prefetch_related(None).values(*_COLUMNS, **_RELATED_NAMES)
+
+
+def vm_rows(rows):
+    """Rows of `vm_values` as `VirtualMachineSerializer` shows them, with two more queries.
+
+    The VM list reads plain rows, the related names joined in, and the datastore and network
+    names from the link tables, instead of building and serialising some ten model instances
+    per VM: the same output (a test compares them) at a fraction of the cost.
+    """
+    linked = {key: _names_by_vm(relation, rows) for key, relation in _LINKED_NAMES.items()}
+    fields = VirtualMachineSerializer.Meta.fields
+    for row in rows:
+        row["name"] = operations.display_name(row["name"])
+        if row["synced_at"] is not None:
+            row["synced_at"] = _DATETIME.to_representation(row["synced_at"])
+        for key, names in linked.items():
+            row[key] = names.get(row["id"], [])
+    return [{name: row[name] for name in fields} for row in rows]
+
+
+def _names_by_vm(relation, rows):
+    # {VM id: sorted names} of one many-to-many relation, in one query over its link table.
+    through = getattr(VirtualMachine, relation).through
+    target = getattr(VirtualMachine, relation).field.m2m_reverse_field_name()
+    names = {}
+    links = through.objects.filter(virtualmachine_id__in=[row["id"] for row in rows])
+    for vm_id, name in links.values_list("virtualmachine_id", f"{target}__name"):
+        names.setdefault(vm_id, []).append(name)
+    return {vm_id: sorted(values) for vm_id, values in names.items()}
 
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})

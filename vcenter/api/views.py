@@ -28,6 +28,8 @@ from .serializers import (
     TaskAcceptedSerializer,
     VirtualMachineCreateSerializer,
     VirtualMachineSerializer,
+    vm_rows,
+    vm_values,
 )
 
 # Fields whose problem has a seed code of its own, per operation, in the order they are tried.
@@ -124,6 +126,11 @@ class VirtualMachineViewSet(EnvelopeModelViewSet):
         Prefetch("datastores", queryset=Datastore.objects.only("id", "name")),
         Prefetch("networks", queryset=Network.objects.only("id", "name")),
     )
+
+    def list(self, request, *args, **kwargs):
+        """A page of VMs from the mirror, filtered, searched and ordered (2030; 2031)."""
+        rows = self.paginate_queryset(vm_values(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(vm_rows(rows))
 
     def _vm(self, not_found_code):
         """The VM named in the URL, or 404 with the operation's code."""

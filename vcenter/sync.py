@@ -215,15 +215,21 @@ def _sync_links(through, left, right, wanted, left_ids=None):
     compared, so an object that lost all its links is cleared when its id is passed.
     """
     left_ids = {pair[0] for pair in wanted} | set(left_ids or ())
-    current = set(through.objects.filter(**{f"{left}__in": left_ids}).values_list(left, right))
-    missing = wanted - current
-    extra = current - wanted
+    current = {
+        (a, b): link_id
+        for link_id, a, b in through.objects.filter(**{f"{left}__in": left_ids}).values_list(
+            "id", left, right
+        )
+    }
+    missing = wanted - current.keys()
+    extra = [link_id for pair, link_id in current.items() if pair not in wanted]
     if missing:
         through.objects.bulk_create(
             [through(**{left: a, right: b}) for a, b in missing], batch_size=BULK_BATCH
         )
-    for a, b in extra:
-        through.objects.filter(**{left: a, right: b}).delete()
+    # Remove the links that went, a batch of ids per statement.
+    for start in range(0, len(extra), BULK_BATCH):
+        through.objects.filter(id__in=extra[start : start + BULK_BATCH]).delete()
     return len(missing) + len(extra)
 
 

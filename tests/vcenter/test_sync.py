@@ -1,6 +1,8 @@
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pyVim.connect import Disconnect
 from pyVmomi import vim
 
@@ -93,6 +95,34 @@ def test_second_sync_without_change_writes_nothing(platform, django_assert_max_n
     )
     assert {m: list(m.objects.values_list("id", "synced_at")) for m in before} == before
     assert EventLog.objects.count() == events
+
+
+def test_sync_removes_stale_links_in_one_statement_per_table(platform):
+    """Links that vCenter no longer reports (here: added to the mirror by hand) go at the next
+    sync, all of a table's in one DELETE, however many there are."""
+    services.start_sync(platform)
+    vms = list(VirtualMachine.objects.filter(platform=platform))
+    spare = Datastore.objects.create(
+        platform=platform, datacenter=vms[0].datacenter, moid="datastore-stale", name="stale"
+    )
+    links = VirtualMachine.datastores.through
+    links.objects.bulk_create(links(virtualmachine=vm, datastore=spare) for vm in vms)
+    wanted = set(links.objects.exclude(datastore=spare).values_list("pk", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        second = services.start_sync(platform)
+    second.refresh_from_db()
+
+    assert second.status == "success", second.error
+    assert second.result["counts"]["links"]["changed"] == len(vms)
+    assert set(links.objects.values_list("pk", flat=True)) == wanted
+    assert not Datastore.objects.filter(moid="datastore-stale").exists()
+    table = links._meta.db_table
+    deletes = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith(f'DELETE FROM "{table}"')
+    ]
+    # One DELETE of the links by id; the vanished datastore's own cascade finds none left.
+    assert len([sql for sql in deletes if f'"{table}"."id" IN' in sql]) == 1
 
 
 def test_destroyed_vm_disappears_after_next_sync(fresh_platform, vsphere):

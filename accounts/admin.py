@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from rbac.services import grantable_roles
+from rbac.services import grantable_roles, permissions_beyond
 
 from .models import User
 from .services import default_roles
@@ -13,11 +13,11 @@ class UserAdmin(DjangoUserAdmin):
     """Users, with the same rule as the API: nobody raises their own rights.
 
     Someone who is not a superuser never sees superuser/staff/permission fields as editable,
-    cannot open a superuser's record (nor reset a superuser's password), cannot change their own
-    roles, and may only give or take roles whose permissions they hold themselves (with
-    `rbac.assign_role`); roles they cannot manage stay as they were. Nobody, superusers
-    included, deactivates, demotes or deletes their own account, nor deletes the last active
-    superuser.
+    cannot change or delete a superuser or anyone holding a permission they lack (nor reset
+    their password), cannot change their own roles, and may only give or take roles whose
+    permissions they hold themselves (with `rbac.assign_role`); roles they cannot manage stay as
+    they were. Nobody, superusers included, deactivates, demotes or deletes their own account,
+    nor deletes the last active superuser.
     """
 
     list_display = [
@@ -71,16 +71,22 @@ class UserAdmin(DjangoUserAdmin):
             kwargs["queryset"] = grantable_roles(request.user)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def _outranks(self, request, obj):
+        """True when `obj` is a user the editor may not manage: a superuser, for anyone but a
+        superuser, or someone holding a permission the editor does not."""
+        if obj.pk == request.user.pk or request.user.is_superuser:
+            return False
+        return obj.is_superuser or bool(permissions_beyond(request.user, obj))
+
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        if obj is not None and self._outranks(request, obj):
             return False
         return super().has_change_permission(request, obj)
 
     def _undeletable(self, request, obj):
-        """Oneself, the last active superuser, and for a non-superuser any superuser."""
-        if obj.pk == request.user.pk:
-            return True
-        if obj.is_superuser and not request.user.is_superuser:
+        """Oneself, the last active superuser, and for a non-superuser anyone who outranks
+        them."""
+        if obj.pk == request.user.pk or self._outranks(request, obj):
             return True
         others = User.objects.filter(is_superuser=True, is_active=True).exclude(pk=obj.pk)
         return obj.is_superuser and obj.is_active and not others.exists()
@@ -97,18 +103,11 @@ class UserAdmin(DjangoUserAdmin):
         return deleted, counts, perms_needed, protected
 
     def save_related(self, request, form, formsets, change):
-        """Keep the roles the editor may not manage: the form only offers the ones they may.
+        """A user added here starts with the built-in ordinary-user role, as through the API.
 
-        A user added here starts with the built-in ordinary-user role, as through the API.
+        (The form offers an editor only the roles they may grant, and anyone holding a role
+        beyond those is not theirs to change, so no role outside the form is lost.)
         """
-        if not change and "groups" not in form.fields:
-            super().save_related(request, form, formsets, change)
-            form.instance.groups.add(*default_roles())
-            return
-        kept = []
-        if change and not request.user.is_superuser and "groups" in form.fields:
-            grantable = set(grantable_roles(request.user).values_list("pk", flat=True))
-            kept = [g for g in form.instance.groups.all() if g.pk not in grantable]
         super().save_related(request, form, formsets, change)
-        if kept:
-            form.instance.groups.add(*kept)
+        if not change and "groups" not in form.fields:
+            form.instance.groups.add(*default_roles(request.user))

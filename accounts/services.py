@@ -3,7 +3,8 @@
 Sign-in checks credentials and issues JWT pairs with the seed's login codes. User management
 creates, updates and deletes users and sets passwords (Django's validators and hashers), keeping
 the rule that nobody raises their own rights: only a superuser grants superuser or staff status
-or touches a superuser, and roles are assigned through the user-roles API alone. Nobody locks
+or touches a superuser, nobody changes a user who holds a permission they do not, and roles are
+assigned through the user-roles API alone. Nobody locks
 the portal out either: no one deactivates, deletes or drops the superuser or staff flag of their
 own account, and the last active superuser is never deactivated, demoted or deleted.
 """
@@ -24,8 +25,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.services import record_event
 from kstack_naguan.api import codes
 from kstack_naguan.api.exceptions import ApiError, database_error
-from rbac.models import Role, RoleBuiltinChoices
-from rbac.services import check_assignable
+from rbac.models import RoleBuiltinChoices
+from rbac.services import check_assignable, grantable_roles, permissions_beyond
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ def _forbid(detail):
 def check_privileged_fields(actor, data, target=None):
     """Refuse a body that would raise anyone's rights beyond what `actor` may grant.
 
-    Only a superuser sets `is_superuser`/`is_staff`, and only a superuser touches a superuser.
-    Roles and permissions are never set here: the user-roles API owns them.
+    Only a superuser sets `is_superuser`/`is_staff` or touches a superuser, nobody else touches
+    a user who holds a permission they do not, and roles and permissions are never set here:
+    the user-roles API owns them.
     """
     if not actor.is_superuser:
         named = sorted(set(data) & {*PRIVILEGED_FIELDS, *ROLE_FIELDS})
@@ -92,6 +94,11 @@ def check_privileged_fields(actor, data, target=None):
             raise _forbid(f"only a superuser may set {', '.join(named)}")
         if target is not None and target.is_superuser:
             raise _forbid("only a superuser may change a superuser")
+        beyond = permissions_beyond(actor, target) if target not in (None, actor) else []
+        if beyond:
+            raise _forbid(
+                f"you cannot change a user who holds permissions you do not: {', '.join(beyond)}"
+            )
 
 
 def check_self_lockout(actor, user, data):
@@ -197,10 +204,11 @@ def _save(user, error_code, conflict_check, event, guard=None):
         raise database_error(error_code) from None
 
 
-def default_roles():
-    """The roles a new user starts with when nobody names any: the built-in ordinary-user role
-    (read-only on the inventory), so a new account is not refused everywhere."""
-    return list(Role.objects.filter(builtin=RoleBuiltinChoices.USER))
+def default_roles(actor):
+    """The roles a new user starts with when `actor` names none: the built-in ordinary-user role
+    (read-only on the inventory), so a new account is not refused everywhere, provided `actor`
+    holds every permission it grants; otherwise none, as nobody hands out more than they hold."""
+    return list(grantable_roles(actor).filter(builtin=RoleBuiltinChoices.USER))
 
 
 def _initial_roles(actor, user, roles):
@@ -208,7 +216,7 @@ def _initial_roles(actor, user, roles):
     non-superuser needs `rbac.assign_role` and may give only roles whose permissions they
     hold, 403 otherwise), or the default ones when `roles` is None."""
     if roles is None:
-        return default_roles()
+        return default_roles(actor)
     if roles and not actor.has_perm("rbac.assign_role"):
         raise _forbid("giving roles needs rbac.assign_role; leave roles out for the default")
     check_assignable(actor, user, roles)

@@ -362,6 +362,17 @@ def grantable_roles(user):
     return Role.objects.exclude(permissions__in=Permission.objects.exclude(pk__in=held))
 
 
+def permissions_beyond(actor, user):
+    """The permissions `user` holds (through roles or directly) that `actor` does not, sorted.
+
+    Someone who may change users still may not change, reset the password of, deactivate or
+    delete a user this names anything for: that would be a way into rights they were not given.
+    """
+    if actor.is_superuser:
+        return []
+    return _not_held(actor, grantable_permissions(user).select_related("content_type"))
+
+
 def check_assignable(actor, user, roles):
     """Refuse unless `actor` may give `user` or take from them each of `roles`."""
     if actor.is_superuser:

@@ -65,8 +65,9 @@ def test_create_user_naming_bad_roles_returns_1104(api, roles):
 
 
 def test_user_manager_without_assign_role_gets_the_default_but_cannot_name_roles():
-    builtin_role("user")
-    manager = user_with_permissions("accounts.add_user", "accounts.view_user", "rbac.view_role")
+    ordinary = builtin_role("user")
+    held = [f"{p.content_type.app_label}.{p.codename}" for p in ordinary.permissions.all()]
+    manager = user_with_permissions("accounts.add_user", "rbac.view_role", *held)
     client = api_client_for(manager)
     weak = RoleFactory(permissions=["rbac.view_role"])
     response = client.post("/api/users/", new_user(roles=[weak.pk]), format="json")
@@ -74,6 +75,19 @@ def test_user_manager_without_assign_role_gets_the_default_but_cannot_name_roles
     assert not User.objects.filter(username="newcomer").exists()
     expect(client.post("/api/users/", new_user(), format="json"), 201, codes.USER_CREATED)
     assert role_names("newcomer") == ["user"]
+
+
+def test_user_manager_not_holding_the_default_role_creates_users_without_it():
+    """Handing out the ordinary-user role would give the new account (whose password the
+    manager set) reads the manager does not have: nobody hands out more than they hold."""
+    builtin_role("user")
+    manager = user_with_permissions("accounts.add_user", "accounts.view_user")
+    client = api_client_for(manager)
+    data = expect(client.post("/api/users/", new_user(), format="json"), 201, codes.USER_CREATED)
+    assert data["roles"] == []
+    assert role_names("newcomer") == []
+    newcomer = api_client_for(User.objects.get(username="newcomer"))
+    expect(newcomer.get("/api/vcenter/vms/"), 403, codes.PERMISSION_DENIED)
 
 
 def test_user_manager_cannot_give_a_new_user_a_role_granting_more_than_they_hold():

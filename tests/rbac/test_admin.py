@@ -102,7 +102,6 @@ def test_role_assigner_in_admin_is_offered_only_roles_they_could_grant():
     weak = RoleFactory(name="weak", permissions=["vcenter.view_host"])
     strong = RoleFactory(name="strong", permissions=["accounts.delete_user"])
     bob = UserFactory(username="bob")
-    bob.groups.add(strong)
     client = admin_client(staff)
 
     page = client.get(f"/admin/accounts/user/{bob.pk}/change/").content.decode()
@@ -110,16 +109,39 @@ def test_role_assigner_in_admin_is_offered_only_roles_they_could_grant():
     assert str(weak.pk) in offered
     assert str(strong.pk) not in offered
 
-    # Granting an unoffered role is refused; granting an offered one keeps the strong role.
+    # Granting an unoffered role is refused; granting an offered one works.
     refused = client.post(
-        f"/admin/accounts/user/{bob.pk}/change/", change_form(bob, groups=[strong.pk, 1])
+        f"/admin/accounts/user/{bob.pk}/change/", change_form(bob, groups=[strong.pk])
     )
     assert refused.status_code == 200  # the form comes back with an error
+    assert not bob.groups.exists()
     response = client.post(
         f"/admin/accounts/user/{bob.pk}/change/", change_form(bob, groups=[weak.pk])
     )
     assert response.status_code == 302
-    assert set(bob.groups.values_list("name", flat=True)) == {"weak", "strong"}
+    assert set(bob.groups.values_list("name", flat=True)) == {"weak"}
+
+
+def test_user_manager_cannot_change_reset_or_delete_a_user_holding_more_in_admin():
+    staff = staff_with("accounts.view_user", "accounts.change_user", "accounts.delete_user")
+    boss = UserFactory(username="boss")
+    boss.groups.add(builtin_role("administrator"))
+    client = admin_client(staff)
+    url = f"/admin/accounts/user/{boss.pk}"
+
+    page = client.get(f"{url}/change/")
+    assert page.status_code == 200
+    assert b'name="email"' not in page.content  # read-only view, no form
+    changed = client.post(f"{url}/change/", change_form(boss, is_active=""))
+    assert changed.status_code == 403
+    reset = client.post(
+        f"{url}/password/", {"password1": "Fresh-Meadow-66", "password2": "Fresh-Meadow-66"}
+    )
+    assert reset.status_code == 403
+    assert client.post(f"{url}/delete/", {"post": "yes"}).status_code == 403
+    boss.refresh_from_db()
+    assert boss.is_active
+    assert boss.check_password(DEFAULT_PASSWORD)
 
 
 @pytest.mark.parametrize("builtin", ["administrator", "user"])

@@ -51,8 +51,11 @@ def login(username, password):
     if not username or not password:
         raise ApiError(codes.LOGIN_EMPTY)
 
+    # A name longer than any username can be is nobody's (and is not sent to the database).
     user_model = get_user_model()
-    user = user_model._default_manager.filter(username__iexact=username).first()
+    user = None
+    if len(username) <= user_model._meta.get_field("username").max_length:
+        user = user_model._default_manager.filter(username__iexact=username).first()
     if user is None:
         make_password(password)
         logger.warning("login refused: unknown user %r", username[:150])

@@ -14,6 +14,23 @@ from .permissions import scope_queryset
 logger = logging.getLogger(__name__)
 
 
+# The longest query-string value a filter or search takes: no name, path or search term is
+# longer, and SQLite refuses LIKE patterns past 50,000 bytes.
+MAX_QUERY_VALUE_LENGTH = 1000
+
+
+def _check_query_lengths(params):
+    """Refuse (as a bad filter) any query-string value over `MAX_QUERY_VALUE_LENGTH`."""
+    too_long = sorted(
+        name
+        for name, values in params.lists()
+        if any(len(v) > MAX_QUERY_VALUE_LENGTH for v in values)
+    )
+    if too_long:
+        message = f"At most {MAX_QUERY_VALUE_LENGTH} characters."
+        raise ValidationError({name: [message] for name in too_long})
+
+
 class EnvelopeMixin:
     """Per-action codes for success (`success_codes`) and for an unknown id (`not_found_codes`).
 
@@ -30,6 +47,7 @@ class EnvelopeMixin:
 
     def filter_queryset(self, queryset):
         try:
+            _check_query_lengths(self.request.query_params)
             return super().filter_queryset(queryset)
         except ValidationError as exc:
             if self.query_failed_code is None:

@@ -160,3 +160,34 @@ def test_page_size_is_capped_at_200_on_every_list(admin_user, api, wsgi_app):
     full = api.get("/api/logs/requests/", {"page_size": 100000}).json()["data"]
     assert full["count"] > 250 and len(full["results"]) == 200
     record_figure("page_size_cap", lists_checked=len(lists), largest_page=len(full["results"]))
+
+
+LISTS = {
+    "/api/vcenter/vms": codes.VM_QUERY_FAILED,
+    "/api/users/": codes.USER_QUERY_FAILED,
+    "/api/logs/requests/": codes.REQUEST_LOG_QUERY_FAILED,
+    "/api/vcenter/datastores": codes.DATASTORE_BAD_PARAMS,
+    "/api/platforms/": codes.PLATFORM_QUERY_FAILED,
+    "/api/roles/": None,
+}
+
+
+@pytest.mark.parametrize("path", list(LISTS))
+@pytest.mark.parametrize("param", ["search", "name"])
+def test_overlong_search_or_filter_value_is_a_bad_filter_not_a_500(admin_user, api, path, param):
+    """SQLite refuses LIKE patterns past 50,000 bytes (a 500 before); no term is that long."""
+    response = api.get(path, {param: "a" * 60_000})
+    assert response.status_code == 400, response.content[:300]
+    body = response.json()
+    expected = LISTS[path] or codes.INVALID_INPUT
+    assert body["code"] == expected.number
+    assert body["data"]["errors"][param] == ["At most 1000 characters."]
+    assert api.get(path, {param: "a" * 1000}).status_code == 200
+
+
+def test_overlong_login_name_is_an_unknown_user_not_a_500(anon_api):
+    response = anon_api.post(
+        "/api/auth/login", {"username": "a" * 50_001, "password": "x"}, format="json"
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == codes.LOGIN_NO_USER.number

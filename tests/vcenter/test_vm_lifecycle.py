@@ -47,12 +47,14 @@ def off_vm(vm, vsphere):
 # Delete
 
 
-def test_delete_powered_off_vm_removes_it_from_vcenter_and_mirror(api, off_vm, vsphere):
-    response = api.delete(f"/api/vcenter/vms/{off_vm.pk}")
+@pytest.mark.parametrize("force", ["", "?force=true"], ids=["plain", "force"])
+def test_delete_powered_off_vm_removes_it_from_vcenter_and_mirror(api, off_vm, vsphere, force):
+    response = api.delete(f"/api/vcenter/vms/{off_vm.pk}{force}")
     assert response.status_code == 200
     body = response.json()
     assert body["code"] == codes.VM_DELETED.number
     assert body["data"]["changed"] is True
+    assert body["data"]["powered_off"] is False  # it was off already, force or not
     assert not vm_exists(vsphere, off_vm.moid)
     assert not VirtualMachine.objects.filter(pk=off_vm.pk).exists()
     event = EventLog.objects.get(action="delete")

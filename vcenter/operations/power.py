@@ -142,8 +142,9 @@ def delete(user, vm, force=False):
             "off and delete it.",
         )
 
+    powered_off = state["power_state"] == POWERED_ON
     with vcenter_errors(failure):
-        if state["power_state"] == POWERED_ON:
+        if powered_off:
             wait(client, client.call(vc.start_power, vm.moid, "off"))
         wait(client, client.call(vc.start_destroy, vm.moid))
 
@@ -151,7 +152,7 @@ def delete(user, vm, force=False):
     refresh_mirror(vm.platform, vm.moid)
     VirtualMachine.objects.filter(pk=vm.pk).delete()
     logger.info("VM %s (%s) deleted", vm.moid, vm.platform.name)
-    return Outcome(codes.VM_DELETED, None, {"changed": True, "powered_off": bool(force)})
+    return Outcome(codes.VM_DELETED, None, {"changed": True, "powered_off": powered_off})
 
 
 @one_change_at_a_time

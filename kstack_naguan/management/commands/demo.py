@@ -2,11 +2,14 @@
 
 Migrates (the `.env` with generated secrets is written before, by `make demo`), creates the `admin`
 superuser (password from KSTACK_ADMIN_PASSWORD, else generated and printed once), starts the
-simulator, registers and syncs it as a platform, then serves on 127.0.0.1:PORT until Ctrl-C.
+simulator, registers and syncs it as a platform, then serves on 127.0.0.1:PORT until Ctrl-C
+or SIGTERM; either way the simulator is stopped and its folder removed.
 """
 
 import os
 import secrets
+import signal
+import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -36,6 +39,8 @@ class Command(BaseCommand):
 
         # The simulator, registered as a platform and synced.
         sim = Simulator(username="administrator@vsphere.local", password=secrets.token_urlsafe(12))
+        # SIGTERM (a service manager's stop, `kill`) ends the command as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         sim.start()
         try:
             vcenter_type, _ = PlatformType.objects.get_or_create(name="vCenter")

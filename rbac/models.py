@@ -127,3 +127,11 @@ class Role(Group):
     def is_builtin(self):
         """True for the administrator and ordinary-user roles, which cannot be deleted."""
         return bool(self.builtin)
+
+    def clean(self):
+        """Refuse a name that another role or group already has in another letter case, so
+        nobody sets up an "Administrator" beside the built-in "administrator"."""
+        super().clean()
+        taken = Group.objects.filter(name__iexact=self.name).exclude(pk=self.pk)
+        if self.name and taken.exclude(name=self.name).exists():
+            raise ValidationError({"name": _("Role name already exists")}, code="role_name_case")

@@ -212,8 +212,8 @@ def may_delete_role(actor, role):
 
 
 def _name_taken(name, exclude_pk=None):
-    # Any auth group of that name blocks it, role or not: Group.name is unique.
-    return Group.objects.exclude(pk=exclude_pk).filter(name=name).exists()
+    # Any auth group of that name, in any letter case, blocks it, role or not.
+    return Group.objects.exclude(pk=exclude_pk).filter(name__iexact=name).exists()
 
 
 def role_summary(role):

@@ -247,6 +247,16 @@ def test_superuser_cannot_rename_a_builtin_role_in_admin(admin_user, builtin):
     assert role.name == builtin
 
 
+def test_admin_refuses_a_role_named_like_another_in_another_case(admin_user):
+    builtin_role("administrator")
+    client = admin_client(admin_user)
+    body = {"name": "Administrator", "description": "lookalike", "permissions": [], "menus": []}
+    response = client.post("/admin/rbac/role/add/", body)
+    assert response.status_code == 200  # the form comes back with the error
+    assert "角色名已存在" in response.content.decode()
+    assert not Role.objects.filter(name="Administrator").exists()
+
+
 def test_role_manager_cannot_take_away_permissions_they_do_not_hold_in_admin():
     staff = staff_with("rbac.view_role", "rbac.change_role", "rbac.view_menu")
     role = RoleFactory(permissions=["vcenter.power_virtualmachine", "rbac.view_menu"])

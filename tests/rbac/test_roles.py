@@ -64,9 +64,23 @@ def test_create_role_with_taken_name_returns_1302(api):
     assert Role.objects.filter(name="operator").count() == 1
 
 
-def test_create_role_named_like_a_builtin_returns_1302(api):
-    body = {"name": "administrator", "description": "fake"}
+@pytest.mark.parametrize("name", ["administrator", "Administrator", "ADMINISTRATOR"])
+def test_create_role_named_like_a_builtin_returns_1302(api, name):
+    builtin_role("administrator")
+    body = {"name": name, "description": "fake"}
     expect(api.post("/api/roles/", body, format="json"), 409, codes.ROLE_NAME_EXISTS)
+    assert Role.objects.filter(name__iexact="administrator").count() == 1
+
+
+def test_rename_role_to_a_case_variant_of_another_returns_1322(api):
+    RoleFactory(name="operator")
+    other = RoleFactory(name="auditor")
+    response = api.patch(f"/api/roles/{other.pk}", {"name": "Operator"}, format="json")
+    expect(response, 409, codes.ROLE_UPDATE_NAME_EXISTS)
+    other.refresh_from_db()
+    assert other.name == "auditor"
+    response = api.patch(f"/api/roles/{other.pk}", {"name": "Auditor"}, format="json")
+    expect(response, 200, codes.ROLE_UPDATED)  # its own name in another case is fine
 
 
 def test_create_role_when_database_fails_returns_1303(api):

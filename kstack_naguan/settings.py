@@ -179,6 +179,9 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": SECRET_KEY,
+    # A token carries a digest of its user's password hash: a changed or reset password ends
+    # every access token issued before it at once (refresh tokens are blacklisted as well).
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

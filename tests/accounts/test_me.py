@@ -101,6 +101,10 @@ def test_change_own_password_with_old_one_ends_old_sessions(anon_api, alice):
     expect(old, 401, codes.NOT_AUTHENTICATED)
     new = anon_api.post("/api/auth/refresh", {"refresh": data["refresh"]}, format="json")
     expect(new, 200, codes.TOKEN_REFRESHED)
+    # So does the access token: the one used for the change is refused, the new one works.
+    expect(client.get("/api/users/me"), 401, codes.NOT_AUTHENTICATED)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {data['access']}")
+    expect(client.get("/api/users/me"), 200, codes.USER_QUERY_OK)
 
 
 @pytest.mark.parametrize(
@@ -122,10 +126,13 @@ def test_change_own_password_refused_returns_1124(alice_api, alice, body, field)
     assert alice.check_password(DEFAULT_PASSWORD)
 
 
-def test_administrator_resets_a_password(api, alice, anon_api):
+def test_administrator_resets_a_password(api, alice, alice_api, anon_api):
+    expect(alice_api.get("/api/users/me"), 200, codes.USER_QUERY_OK)
     response = api.post(f"/api/users/{alice.pk}/password", {"password": NEW_PASSWORD}, "json")
     expect(response, 200, codes.PASSWORD_CHANGED)
     expect(login(anon_api, "alice", NEW_PASSWORD), 200, codes.LOGIN_OK)
+    # Whoever held alice's access token is signed out at once, not when it expires.
+    expect(alice_api.get("/api/users/me"), 401, codes.NOT_AUTHENTICATED)
 
 
 def test_password_reset_follows_the_validators(api, alice):
@@ -158,3 +165,9 @@ def test_administrator_cannot_reset_own_password_without_the_old_one(api, admin_
 
 def test_anonymous_cannot_read_me(anon_api):
     expect(anon_api.get("/api/users/me"), 401, codes.NOT_AUTHENTICATED)
+
+
+def test_deactivating_a_user_signs_them_out_at_once(api, alice, alice_api):
+    expect(alice_api.get("/api/users/me"), 200, codes.USER_QUERY_OK)
+    expect(api.patch(f"/api/users/{alice.pk}", {"is_active": False}, format="json"), 200, 1120)
+    expect(alice_api.get("/api/users/me"), 401, codes.NOT_AUTHENTICATED)

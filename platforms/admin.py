@@ -11,7 +11,7 @@ from kstack_naguan.api import codes
 from kstack_naguan.crypto import DecryptionError
 from vcenter.client import VCenterError, VCenterUnreachable
 
-from .models import CloudPlatform, PlatformType
+from .models import PASSWORD_AGAIN, CloudPlatform, PlatformType
 from .services import platform_summary, platform_type_summary, test_connection
 
 
@@ -78,6 +78,17 @@ class CloudPlatformForm(forms.ModelForm):
         if not password and not self.instance.password_encrypted:
             raise forms.ValidationError(_("A password is required."))
         return password
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.instance.password_encrypted and not cleaned.get("password"):
+            endpoint = {
+                f: cleaned[f] for f in ("host", "port", "protocol", "verify_tls") if f in cleaned
+            }
+            exposing = self.instance.exposing_changes(**endpoint)
+            if exposing:
+                self.add_error("password", PASSWORD_AGAIN % {"fields": ", ".join(exposing)})
+        return cleaned
 
     def save(self, commit=True):
         if self.cleaned_data.get("password"):

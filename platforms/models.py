@@ -36,6 +36,13 @@ class PlatformType(models.Model):
         return self.name
 
 
+# Why a change of endpoint needs the password again (`CloudPlatform.exposing_changes`).
+PASSWORD_AGAIN = _(
+    "Give the password again to change %(fields)s: the stored one is only sent where it was "
+    "meant to go."
+)
+
+
 class CloudPlatform(models.Model):
     """A vCenter endpoint: where it is, how to sign in (password encrypted at rest), TLS policy."""
 
@@ -83,3 +90,17 @@ class CloudPlatform(models.Model):
     @password.setter
     def password(self, value):
         self.password_encrypted = crypto.encrypt(value) if value else ""
+
+    def exposing_changes(self, **values):
+        """The fields among `values` that would send the stored password elsewhere: another
+        host, port or protocol, or TLS verification switched off. Such a change must come
+        with the password again, or whoever may edit a platform could point it at a listener
+        of their own and read the password from the next connection test or sync."""
+        changed = [
+            field
+            for field in ("host", "port", "protocol")
+            if field in values and values[field] != getattr(self, field)
+        ]
+        if self.verify_tls and values.get("verify_tls") is False:
+            changed.append("verify_tls")
+        return changed

@@ -16,10 +16,10 @@ from rest_framework import status as http_status
 from audit.services import record_event
 from kstack_naguan import crypto
 from kstack_naguan.api import codes
-from kstack_naguan.api.exceptions import ApiError
+from kstack_naguan.api.exceptions import ApiError, validation_error
 from vcenter.client import VCenterClient
 
-from .models import CloudPlatform, PlatformType
+from .models import PASSWORD_AGAIN, CloudPlatform, PlatformType
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,17 @@ def create_platform(user, data):
 
 
 def update_platform(user, platform, data):
-    """Apply validated `data` to `platform`; an empty or absent password keeps the stored one."""
+    """Apply validated `data` to `platform`; an empty or absent password keeps the stored one,
+    except where the change would send it elsewhere (1524: give the password again)."""
     data = dict(data)
     password = data.pop("password", "")
+    exposing = platform.exposing_changes(**data) if platform.password_encrypted else []
+    if exposing and not password:
+        logger.warning("refused: platform %r endpoint change without its password", platform.name)
+        raise validation_error(
+            codes.PLATFORM_UPDATE_BAD_PARAMS,
+            {"password": [str(PASSWORD_AGAIN) % {"fields": ", ".join(exposing)}]},
+        )
     before = platform_summary(platform)
     for field, value in data.items():
         setattr(platform, field, value)

@@ -52,13 +52,30 @@ def test_admin_change_page_never_shows_the_password_and_empty_keeps_it(admin_cli
     page = admin_client_.get(f"/admin/platforms/cloudplatform/{platform.pk}/change/")
     assert SECRET not in page.content.decode()
     assert platform.password_encrypted not in page.content.decode()
-    form = _form(platform.platform_type, name="kept", password="", remarks="edited")
+    form = _form(
+        platform.platform_type, name="kept", host=platform.host, password="", remarks="edited"
+    )
     response = admin_client_.post(f"/admin/platforms/cloudplatform/{platform.pk}/change/", form)
     assert response.status_code == 302
     platform.refresh_from_db()
     assert platform.password == SECRET and platform.remarks == "edited"
     event = EventLog.objects.get(action="update")
     assert event.before["remarks"] == "" and event.after["remarks"] == "edited"
+
+
+def test_admin_refuses_a_new_endpoint_without_the_password_again(admin_client_):
+    platform = CloudPlatformFactory(name="kept", password=SECRET)
+    url = f"/admin/platforms/cloudplatform/{platform.pk}/change/"
+    form = _form(platform.platform_type, name="kept", host="listener.example", password="")
+    response = admin_client_.post(url, form)
+    assert response.status_code == 200  # the form comes back with the error
+    assert "须重新输入密码" in response.content.decode()
+    platform.refresh_from_db()
+    assert platform.host == "127.0.0.1"
+    response = admin_client_.post(url, {**form, "password": "new-one"})
+    assert response.status_code == 302
+    platform.refresh_from_db()
+    assert (platform.host, platform.password) == ("listener.example", "new-one")
 
 
 def test_admin_delete_writes_event(admin_client_):

@@ -168,20 +168,59 @@ def test_delete_platform_when_database_fails_returns_1512(api):
 
 
 def test_update_platform_returns_1520_and_keeps_password_when_absent(api):
-    platform = CloudPlatformFactory(name="old", password=SECRET)
-    response = api.patch(
-        _detail(platform.pk), {"name": "new", "port": 8443, "password": ""}, format="json"
-    )
+    platform = CloudPlatformFactory(name="old", password=SECRET, verify_tls=False)
+    body = {"name": "new", "username": "ops@vsphere.local", "verify_tls": True, "password": ""}
+    response = api.patch(_detail(platform.pk), body, format="json")
     assert response.status_code == 200
     body = response.json()
     assert body["code"] == codes.PLATFORM_UPDATED.number
-    assert body["data"]["name"] == "new" and body["data"]["port"] == 8443
+    assert body["data"]["name"] == "new" and body["data"]["verify_tls"] is True
     assert "password" not in body["data"]
     platform.refresh_from_db()
-    assert (platform.name, platform.port, platform.password) == ("new", 8443, SECRET)
+    assert (platform.name, platform.username, platform.password) == (
+        "new",
+        "ops@vsphere.local",
+        SECRET,
+    )
     event = EventLog.objects.get(action="update")
     assert event.before["name"] == "old" and event.after["name"] == "new"
-    assert event.message == "changed: name, port"
+    assert event.message == "changed: name, username, verify_tls"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"host": "listener.example.test"},
+        {"port": 38999},
+        {"protocol": "http"},
+        {"verify_tls": False},
+    ],
+    ids=["host", "port", "protocol", "tls-off"],
+)
+def test_update_platform_endpoint_without_the_password_returns_1524(api, change):
+    """Pointing a platform elsewhere while keeping its password would let whoever may edit
+    platforms read it off the next connection test: the password must come again."""
+    platform = CloudPlatformFactory(
+        host="vc.example.test", port=443, protocol="https", verify_tls=True, password=SECRET
+    )
+    response = api.patch(_detail(platform.pk), change, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == codes.PLATFORM_UPDATE_BAD_PARAMS.number
+    assert list(body["data"]["errors"]) == ["password"]
+    platform.refresh_from_db()
+    assert (platform.host, platform.port, platform.protocol, platform.verify_tls) == (
+        "vc.example.test",
+        443,
+        "https",
+        True,
+    )
+    assert not EventLog.objects.filter(action="update").exists()
+
+    response = api.patch(_detail(platform.pk), {**change, "password": "new-one"}, format="json")
+    assert response.json()["code"] == codes.PLATFORM_UPDATED.number
+    platform.refresh_from_db()
+    assert platform.password == "new-one"
 
 
 def test_update_platform_changes_password_and_says_so_without_showing_it(api):
@@ -200,11 +239,11 @@ def test_update_platform_changes_password_and_says_so_without_showing_it(api):
 
 def test_put_platform_replaces_the_fields(api):
     platform = CloudPlatformFactory(name="full")
-    payload = _payload(name="full", host="10.0.0.5", port=443, password="")
+    payload = _payload(name="full", host="10.0.0.5", port=443, password="new-one")
     response = api.put(_detail(platform.pk), payload, format="json")
     assert response.status_code == 200
     platform.refresh_from_db()
-    assert platform.host == "10.0.0.5"
+    assert (platform.host, platform.password) == ("10.0.0.5", "new-one")
 
 
 def test_update_unknown_platform_returns_1521(api):

@@ -374,13 +374,20 @@ def permissions_beyond(actor, user):
 
 
 def check_assignable(actor, user, roles):
-    """Refuse unless `actor` may give `user` or take from them each of `roles`."""
+    """Refuse unless `actor` may give `user` or take from them each of `roles`, and `user`
+    holds nothing beyond `actor` (`permissions_beyond`)."""
     if actor.is_superuser:
         return
     if user.pk == actor.pk:
         raise _forbid("you cannot change your own roles")
     if user.is_superuser:
         raise _forbid("only a superuser may change a superuser's roles")
+    beyond = permissions_beyond(actor, user) if user.pk is not None else []
+    if beyond:
+        raise _forbid(
+            "you cannot change the roles of a user who holds permissions you do not: "
+            + ", ".join(beyond)
+        )
     for role in roles:
         check_grantable(actor, role.permissions.select_related("content_type"))
 

@@ -259,3 +259,35 @@ def test_role_assigner_cannot_touch_a_superuser(admin_user):
     body = {"user": admin_user.pk, "roles": [RoleFactory().pk]}
     expect(client.post("/api/user-roles/", body, format="json"), 403, codes.PERMISSION_DENIED)
     assert role_ids(admin_user) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("post", "", "add"),
+        ("delete", "/{pk}", "remove"),
+        ("put", "/{pk}", "set"),
+    ],
+    ids=["add", "remove", "set"],
+)
+def test_role_assigner_cannot_change_the_roles_of_a_user_holding_more(method, suffix, body):
+    """The user-roles API keeps the users API's rule: nobody changes a user who holds a
+    permission they lack, not even by giving them a role they could give anyone else."""
+    viewer = RoleFactory(permissions=["vcenter.view_virtualmachine"])
+    assigner = user_with_permissions(
+        "rbac.assign_role", "accounts.change_user", "vcenter.view_virtualmachine"
+    )
+    boss = UserFactory(username="boss")
+    admin_role = builtin_role("administrator")
+    boss.groups.add(admin_role, viewer)
+    client = api_client_for(assigner)
+    payload = {"add": {"user": boss.pk, "roles": [viewer.pk]}, "remove": {"roles": [viewer.pk]}}
+    payload["set"] = {"roles": [viewer.pk]}
+
+    url = f"/api/user-roles{suffix.format(pk=boss.pk)}"
+    if method == "post":
+        url += "/"
+    response = getattr(client, method)(url, payload[body], format="json")
+    data = expect(response, 403, codes.PERMISSION_DENIED)
+    assert "holds permissions you do not" in data["detail"]
+    assert role_ids(boss) == sorted([admin_role.pk, viewer.pk])

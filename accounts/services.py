@@ -353,10 +353,15 @@ def reset_password(actor, user, password):
     logger.info("password of %s reset by %s", user.username, actor.username)
 
 
-def change_own_password(user, old_password, new_password):
-    """The signed-in user replaces their password, proving the old one; returns a fresh pair."""
+def change_own_password(user, old_password, new_password, on_wrong_old_password=None):
+    """The signed-in user replaces their password, proving the old one; returns a fresh pair.
+
+    `on_wrong_old_password()` is called before a wrong old password is refused (the view counts
+    the failure against its throttle)."""
     if not user.check_password(old_password):
         logger.warning("password change refused for %s: wrong old password", user.username)
+        if on_wrong_old_password is not None:
+            on_wrong_old_password()
         raise ApiError(
             codes.USER_UPDATE_ERROR,
             data={"errors": {"old_password": [str(_("The old password is wrong."))]}},

@@ -165,6 +165,7 @@ REST_FRAMEWORK = {
         # Failed logins per username and per client address (accounts/api/throttles.py).
         "login_user_failures": env("KSTACK_LOGIN_USER_FAILURES", default="5/15m"),
         "login_address_failures": env("KSTACK_LOGIN_ADDRESS_FAILURES", default="20/15m"),
+        "password_change_failures": env("KSTACK_PASSWORD_CHANGE_FAILURES", default="5/15m"),
     },
     # The client address is REMOTE_ADDR; behind N reverse proxies, set KSTACK_NUM_PROXIES=N so
     # that the Nth address from the right of X-Forwarded-For counts, not one a client forged.

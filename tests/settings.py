@@ -28,6 +28,7 @@ REST_FRAMEWORK = {
         "login": "1000/min",
         "login_user_failures": "1000/min",
         "login_address_failures": "1000/min",
+        "password_change_failures": "1000/min",
     },
 }
 

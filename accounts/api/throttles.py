@@ -8,7 +8,8 @@ failure leaves the window. A successful login clears its username's history, nev
 address's, so one valid account cannot launder an address's guesses.
 
 Rates come from `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` under `login_user_failures` and
-`login_address_failures` ("5/15m": five failures in fifteen minutes); they are read on each
+`login_address_failures` ("5/15m": five failures in fifteen minutes), and wrong old passwords of
+a password change per user under `password_change_failures`; they are read on each
 request, so a settings override applies at once. The client address is REMOTE_ADDR unless
 `NUM_PROXIES` says how many proxies in `X-Forwarded-For` to trust.
 """
@@ -102,3 +103,17 @@ class LoginAddressFailureThrottle(LoginFailureThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PasswordChangeFailureThrottle(LoginFailureThrottle):
+    """Wrong old passwords given to `users/me/password`, per signed-in user: a stolen access
+    token must not become unlimited guesses at the password it could then replace."""
+
+    scope = "password_change_failures"
+    default_rate = "5/15m"
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": user.pk}

@@ -37,6 +37,7 @@ from .throttles import (
     LoginAddressFailureThrottle,
     LoginFailureThrottle,
     LoginUserFailureThrottle,
+    PasswordChangeFailureThrottle,
 )
 
 logger = logging.getLogger(__name__)
@@ -277,15 +278,29 @@ class UserViewSet(EnvelopeModelViewSet):
         user = services.update_user(request.user, request.user, data)
         return ApiResponse(codes.USER_UPDATED, ProfileSerializer(user).data)
 
-    @extend_schema(request=PasswordChangeSerializer, responses=TokenPairSerializer)
+    def get_throttles(self):
+        if self.action == "me_password":
+            return [PasswordChangeFailureThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={200: TokenPairSerializer, 429: OpenApiResponse(description="Throttled")},
+    )
     @action(detail=False, methods=["post"], url_path="me/password")
     def me_password(self, request):
+        """Replace one's own password; wrong old passwords are throttled per user (906)."""
         data = _parse(
             PasswordChangeSerializer, _body(request), lambda errors: codes.USER_UPDATE_ERROR
         )
+        throttle = PasswordChangeFailureThrottle()
         tokens = services.change_own_password(
-            request.user, data["old_password"], data["new_password"]
+            request.user,
+            data["old_password"],
+            data["new_password"],
+            on_wrong_old_password=lambda: throttle.record_failure(request, self),
         )
+        throttle.reset(request, self)
         return ApiResponse(codes.PASSWORD_CHANGED, tokens)
 
     @extend_schema(request=PasswordResetSerializer, responses={200: None})

@@ -15,6 +15,7 @@ import schemathesis
 from audit.models import RequestLog
 from kstack_naguan.api import codes
 
+from ..conftest import api_client_for
 from ..factories import DEFAULT_PASSWORD, UserFactory
 from .conftest import record_figure
 
@@ -85,6 +86,40 @@ def test_login_success_clears_the_username_failures(anon_api, strict_login):
             _login(anon_api, user.username, "wrong-password", _address())
         response = _login(anon_api, user.username, DEFAULT_PASSWORD, _address())
         assert response.json()["code"] == codes.LOGIN_OK.number
+
+
+def test_old_password_guesses_at_a_password_change_are_throttled_per_user(settings):
+    """A stolen access token must not become unlimited guesses at the old password."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "password_change_failures": "3/15m",
+        },
+    }
+    user = UserFactory(username=f"stolen-{uuid.uuid4().hex[:8]}")
+    client = api_client_for(user)
+    new = "Brand-New-Pass-4711"
+
+    def change(old):
+        return client.post(
+            "/api/users/me/password", {"old_password": old, "new_password": new}, format="json"
+        )
+
+    for attempt in range(3):
+        assert change(f"guess-{attempt}").json()["code"] == codes.USER_UPDATE_ERROR.number
+    retry_after = _assert_throttled(change(DEFAULT_PASSWORD))  # even the right one, now
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+    other = UserFactory(username=f"bystander-{uuid.uuid4().hex[:8]}")
+    response = api_client_for(other).post(
+        "/api/users/me/password",
+        {"old_password": DEFAULT_PASSWORD, "new_password": new},
+        format="json",
+    )
+    assert response.json()["code"] == codes.PASSWORD_CHANGED.number
+    record_figure("password_change_throttle", failures_allowed=3, retry_after_s=retry_after)
 
 
 def test_login_throttled_per_address_after_repeated_failures(anon_api, strict_login):

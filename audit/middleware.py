@@ -81,7 +81,8 @@ def _body_for_log(request):
         text = json.dumps(redact(json.loads(text)), ensure_ascii=False)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return "<malformed body not recorded>"
-    return text[:MAX_BODY_CHARS]
+    # A lone surrogate (`"\ud800"` in JSON) cannot be stored: it becomes "?".
+    return text[:MAX_BODY_CHARS].encode("utf-8", "replace").decode("utf-8")
 
 
 def _client_ip(request):

@@ -49,6 +49,14 @@ def test_request_log_ignores_forwarded_for_unless_a_proxy_is_trusted(api, settin
     assert list(rows) == ["10.1.2.3", "198.51.100.7", None]
 
 
+def test_request_log_records_a_body_holding_a_lone_surrogate(api):
+    body = '{"name": "lab\\ud800", "remarks": "ok"}'
+    response = api.post("/api/platform-types/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    row = RequestLog.objects.get()
+    assert json.loads(row.body) == {"name": "lab?", "remarks": "ok"}
+
+
 def test_request_log_redacts_json_body_secrets_at_any_depth(api):
     payload = {
         "name": "lab",

@@ -60,6 +60,30 @@ def test_malformed_json_gets_400_envelope(anon_api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/auth/login", '{"username": "\\ud800x", "password": "x"}'),
+        ("/api/auth/login", '{"username": "admin", "password": "\\udfff"}'),
+        ("/api/vcenter/sync", '{"platform": 1, "note": ["\\ud83d"]}'),
+    ],
+    ids=["login-name", "login-password", "authenticated"],
+)
+def test_lone_surrogate_in_json_gets_400_not_500(api, path, body):
+    """Python's JSON parser accepts `"\\ud800"`; no UTF-8 text, database or hasher can take it."""
+    response = api.post(path, data=body, content_type="application/json")
+    body = assert_envelope(response, 400, codes.MALFORMED_REQUEST.number)
+    assert "surrogate" in body["data"]["detail"]
+
+
+@pytest.mark.django_db
+def test_surrogate_pair_in_json_is_an_ordinary_character(anon_api):
+    body = '{"username": "\\ud83d\\ude00", "password": "x"}'  # an escaped emoji
+    response = anon_api.post("/api/auth/login", data=body, content_type="application/json")
+    assert_envelope(response, 401, codes.LOGIN_NO_USER.number)
+
+
+@pytest.mark.django_db
 def test_unsupported_media_type_gets_415_envelope(anon_api):
     response = anon_api.post("/api/auth/login", data="<x/>", content_type="application/xml")
     assert_envelope(response, 415, codes.UNSUPPORTED_MEDIA_TYPE.number)

@@ -1,7 +1,7 @@
 import django_filters
 from django.contrib.auth import get_user_model
 
-from kstack_naguan.api.filters import DateTimeFilter
+from kstack_naguan.api.filters import DateTimeFilter, ModelIdFilter
 from rbac.models import Role
 
 
@@ -11,9 +11,7 @@ class UserFilterSet(django_filters.FilterSet):
     username = django_filters.CharFilter(lookup_expr="icontains")
     email = django_filters.CharFilter(lookup_expr="icontains")
     real_name = django_filters.CharFilter(lookup_expr="icontains")
-    role = django_filters.ModelChoiceFilter(
-        field_name="groups", queryset=Role.objects.all(), label="role"
-    )
+    role = ModelIdFilter(field_name="groups", queryset=Role.objects.all(), label="role")
     joined_after = DateTimeFilter(field_name="date_joined", lookup_expr="gte")
     joined_before = DateTimeFilter(field_name="date_joined", lookup_expr="lt")
 

@@ -1,7 +1,7 @@
 import django_filters
 from django.contrib.auth import get_user_model
 
-from kstack_naguan.api.filters import IdFilter
+from kstack_naguan.api.filters import IdFilter, ModelIdFilter
 
 from .models import Menu, Role
 
@@ -22,9 +22,7 @@ class RoleFilterSet(django_filters.FilterSet):
 
     name = django_filters.CharFilter(lookup_expr="icontains")
     is_builtin = django_filters.BooleanFilter(method="filter_builtin")
-    user = django_filters.ModelChoiceFilter(
-        field_name="group__user", queryset=get_user_model()._default_manager.all()
-    )
+    user = ModelIdFilter(field_name="group__user", queryset=get_user_model()._default_manager.all())
 
     class Meta:
         model = Role
@@ -38,7 +36,7 @@ class UserRoleFilterSet(django_filters.FilterSet):
     """`?user=&role=&username=` over users and the roles they hold."""
 
     user = IdFilter(field_name="id")
-    role = django_filters.ModelChoiceFilter(field_name="groups", queryset=Role.objects.all())
+    role = ModelIdFilter(field_name="groups", queryset=Role.objects.all())
     username = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:

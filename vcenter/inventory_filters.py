@@ -9,7 +9,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from kstack_naguan.api.filters import IntegerFilter
+from kstack_naguan.api.filters import IntegerFilter, ModelIdFilter
 from platforms.models import CloudPlatform
 
 from .models import (
@@ -25,7 +25,7 @@ from .models import (
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.ModelChoiceFilter):
+class IdFilter(ModelIdFilter):
     """A row named by its id; an id that names nothing is a validation error."""
 
 

@@ -29,6 +29,24 @@ class IdFilter(IntegerFilter):
         super().__init__(*args, **kwargs)
 
 
+class BoundedModelChoiceField(forms.ModelChoiceField):
+    """A row named by its primary key; a key that is no positive 64-bit integer names nothing,
+    and is refused before it reaches the database (SQLite overflows past 64 bits)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values:
+            text = str(value).strip()
+            if not text.isdigit() or not 1 <= int(text) <= BIGINT_MAX:
+                raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class ModelIdFilter(django_filters.ModelChoiceFilter):
+    """A related row by its id; an id that names nothing is a validation error."""
+
+    field_class = BoundedModelChoiceField
+
+
 # Real UTC offsets run from -12:00 to +14:00; PostgreSQL refuses more than about 16 hours.
 MAX_UTC_OFFSET = timedelta(hours=14)
 

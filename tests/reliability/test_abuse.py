@@ -226,3 +226,20 @@ def test_overlong_login_name_is_an_unknown_user_not_a_500(anon_api):
     )
     assert response.status_code == 401
     assert response.json()["code"] == codes.LOGIN_NO_USER.number
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "code"),
+    [
+        ("/api/users/", "role", codes.USER_QUERY_FAILED),
+        ("/api/user-roles/", "role", codes.USER_ROLE_QUERY_FAILED),
+        ("/api/roles/", "user", codes.INVALID_INPUT),
+        ("/api/vcenter/datastores", "platform", codes.DATASTORE_BAD_PARAMS),
+    ],
+)
+@pytest.mark.parametrize("value", ["9223372036854775808", "99999999999999999999999", "-1", "1.5"])
+def test_related_id_filter_out_of_range_is_a_bad_filter_not_a_500(api, path, param, code, value):
+    """SQLite overflows on an integer past 64 bits (an OverflowError, a 500 before)."""
+    response = api.get(path, {param: value})
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == code.number

@@ -1,5 +1,8 @@
 """`POST /api/platforms/{id}/test-connection` against the real simulator (vcsim)."""
 
+import http.server
+import threading
+
 import pytest
 from cryptography.fernet import Fernet
 from django.test import override_settings
@@ -63,6 +66,34 @@ def test_test_connection_to_stopped_vcenter_returns_502_with_920(api, fresh_plat
     body = response.json()
     assert body["code"] == codes.VCENTER_UNREACHABLE.number
     assert str(fresh_platform.port) in body["data"]["reason"]
+
+
+def test_test_connection_to_a_web_server_that_is_no_vcenter_returns_502_with_920(api):
+    """A plain HTTP server stands in for a mistyped port: vcsim cannot be something else."""
+
+    class NotVCenter(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(404)
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotVCenter)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        platform = CloudPlatformFactory(port=server.server_port, protocol="http")
+        response = _test(api, platform)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 502
+    body = response.json()
+    assert body["code"] == codes.VCENTER_UNREACHABLE.number
+    assert "did not answer as a vCenter" in body["data"]["reason"]
 
 
 def test_test_connection_with_unreadable_password_returns_935(api, platform):

@@ -105,6 +105,12 @@ class VCenterClient:
             except _TRANSPORT_ERRORS as exc:
                 self._si = None
                 raise _transport_error(exc, self) from None
+            except Exception as exc:  # pyVmomi's own bare Exception: "... is not a VIM server"
+                self._si = None
+                logger.warning("%s:%s is no vCenter: %s", self.host, self.port, exc)
+                raise VCenterUnreachable(
+                    f"{self.host}:{self.port} did not answer as a vCenter: {exc}"
+                ) from None
             logger.info("vCenter session opened: %s@%s:%s", self.username, self.host, self.port)
             return self._si
 

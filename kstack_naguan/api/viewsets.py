@@ -8,24 +8,17 @@ from rest_framework import status as http_status
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
+from kstack_naguan.querylimits import MAX_QUERY_VALUE_LENGTH, overlong_query_values
+
 from .exceptions import ApiError, database_error, validation_error
 from .permissions import scope_queryset
 
 logger = logging.getLogger(__name__)
 
 
-# The longest query-string value a filter or search takes: no name, path or search term is
-# longer, and SQLite refuses LIKE patterns past 50,000 bytes.
-MAX_QUERY_VALUE_LENGTH = 1000
-
-
 def _check_query_lengths(params):
     """Refuse (as a bad filter) any query-string value over `MAX_QUERY_VALUE_LENGTH`."""
-    too_long = sorted(
-        name
-        for name, values in params.lists()
-        if any(len(v) > MAX_QUERY_VALUE_LENGTH for v in values)
-    )
+    too_long = overlong_query_values(params)
     if too_long:
         message = f"At most {MAX_QUERY_VALUE_LENGTH} characters."
         raise ValidationError({name: [message] for name in too_long})

@@ -80,3 +80,15 @@ def test_reach_periodic_syncs_in_celery_beats_admin(fresh_platform, admin_user):
 def test_offer_periodic_syncs_to_the_administrator_role(fresh_platform, administrator):
     response = admin_client(administrator).get("/admin/django_celery_beat/periodictask/")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url", ["/admin/vcenter/virtualmachine/", "/admin/accounts/user/", "/admin/rbac/role/"]
+)
+def test_admin_search_longer_than_any_name_is_a_400_not_a_500(admin_user, url):
+    """SQLite refuses LIKE patterns past 50,000 bytes; no search term is 1,000 characters."""
+    client = admin_client(admin_user)
+    response = client.get(url, {"q": "a" * 60_000})
+    assert response.status_code == 400
+    assert "q: at most 1000 characters" in response.content.decode()
+    assert client.get(url, {"q": "a" * 1000}).status_code == 200

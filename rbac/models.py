@@ -8,9 +8,24 @@ menus it grants, and whether it is one of the two built-in roles a migration cre
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+
+# A route of the SPA: an absolute or relative path of the app, never a URL of its own (no
+# scheme such as `javascript:`, no `//host`, no whitespace or backslash).
+validate_route_path = RegexValidator(
+    r"^(?!//)(?![A-Za-z][A-Za-z0-9+.-]*:)[^\s\\]+$",
+    _("Enter a route of the app, such as /vcenter/vms or vms/:id, not a URL."),
+    code="invalid_route",
+)
+# A component of the SPA's source tree, named relative to it, without `..`.
+validate_component = RegexValidator(
+    r"^(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]*$",
+    _("Enter a component of the app, such as vcenter/vms/index, without '..'."),
+    code="invalid_component",
+)
 
 
 class Menu(models.Model):
@@ -28,9 +43,11 @@ class Menu(models.Model):
         related_name="children",
         verbose_name=_("parent"),
     )
-    path = models.CharField(_("path"), max_length=200)
+    path = models.CharField(_("path"), max_length=200, validators=[validate_route_path])
     name = models.CharField(_("route name"), max_length=64)
-    component = models.CharField(_("component"), max_length=200, blank=True)
+    component = models.CharField(
+        _("component"), max_length=200, blank=True, validators=[validate_component]
+    )
     title = models.CharField(_("title"), max_length=64)
     icon = models.CharField(_("icon"), max_length=64, blank=True)
     sort = models.IntegerField(_("sort"), default=0)

@@ -65,6 +65,11 @@ def test_create_menu_with_non_boolean_is_hide_children_returns_1202(api, value):
         ({"parent": "top"}, "parent"),
         ({"sort": 10**20}, "sort"),
         ({"name": "Dashboard"}, "name"),  # seeded by the migration
+        # A menu is a route of the app, never a link out of it or a file outside its tree.
+        ({"path": "javascript:alert(1)"}, "path"),
+        ({"path": "//evil.example/login"}, "path"),
+        ({"path": "https://evil.example"}, "path"),
+        ({"component": "../../../etc/passwd"}, "component"),
     ],
 )
 def test_create_menu_with_other_bad_input_names_the_field(api, override, field):

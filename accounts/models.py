@@ -28,7 +28,11 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message=_("Email already exists"),
+            ),
             models.UniqueConstraint(
                 Lower("username"),
                 name="accounts_user_username_ci_unique",

@@ -279,7 +279,9 @@ def update_user(actor, user, data, error_code=codes.USER_UPDATE_ERROR):
         user.email = get_user_model()._default_manager.normalize_email(user.email)
 
     _clean(user, error_code, exclude=["password"])
-    username, email = data.get("username"), data.get("email")
+    # Compare the names as stored: `clean` normalises a username (NFKC) and an e-mail's domain.
+    username = user.username if "username" in data else None
+    email = user.email if "email" in data else None
     code = find_conflict(username, email, exclude_pk=user.pk)
     if code is not None:
         _raise_conflict(code)

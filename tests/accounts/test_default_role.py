@@ -9,7 +9,7 @@ from django.test import Client
 from audit.models import EventLog
 from kstack_naguan.api import codes
 from tests.conftest import api_client_for
-from tests.factories import RoleFactory, builtin_role, user_with_permissions
+from tests.factories import RoleFactory, UserFactory, builtin_role, user_with_permissions
 from tests.rbac.helpers import error_fields, expect
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,19 @@ def test_user_added_in_admin_gets_the_ordinary_user_role(admin_user):
     response = client.post("/admin/accounts/user/add/", body)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert role_names("newcomer") == ["user"]
+
+
+def test_user_added_in_admin_with_a_case_variant_email_is_told_so_plainly(admin_user):
+    UserFactory(username="first", email="x1@example.test")
+    client = Client()
+    client.force_login(admin_user)
+    body = {
+        "username": "second",
+        "email": "X1@EXAMPLE.TEST",
+        "password1": "Brisk-Lantern-93",
+        "password2": "Brisk-Lantern-93",
+    }
+    page = client.post("/admin/accounts/user/add/", body).content.decode()
+    assert "邮箱已存在" in page
+    assert "accounts_user_email_ci_unique" not in page
+    assert not User.objects.filter(username="second").exists()

@@ -230,11 +230,14 @@ def test_update_user_email_to_one_taken_in_other_case_returns_1102(api):
     assert bob.email == "bob@example.test"
 
 
-def test_update_user_username_to_a_taken_one_returns_1103(api):
+@pytest.mark.parametrize("taken", ["alice", "ALICE", "\uff41lice"], ids=["same", "case", "nfkc"])
+def test_update_user_username_to_a_taken_one_returns_1103(api, taken):
     UserFactory(username="alice")
     bob = UserFactory(username="bob")
-    response = api.patch(f"/api/users/{bob.pk}", {"username": "alice"}, format="json")
+    response = api.patch(f"/api/users/{bob.pk}", {"username": taken}, format="json")
     expect(response, 409, codes.USER_NAME_EXISTS)
+    bob.refresh_from_db()
+    assert bob.username == "bob"
 
 
 # Query -------------------------------------------------------------------------------------

@@ -9,11 +9,14 @@ that has not finished cannot be deleted.
 
 import json
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
+from django_celery_beat.models import PeriodicTask
 
 from . import services
 from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
@@ -299,3 +302,31 @@ def _pretty(value):
     return format_html(
         '<pre class="tasklog-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False)
     )
+
+
+# Periodic tasks: django-celery-beat's own admin, limited to the tasks meant to run on a
+# schedule. Any other registered task (a VM create, a clone...) is run only by the services
+# that check the caller's permission for it; a schedule must not be a way around them.
+SCHEDULABLE_TASKS = ("vcenter.sync_all", "audit.reap_stale_tasks", "audit.prune_logs")
+
+
+class ScheduledTaskForm(PeriodicTaskForm):
+    """django-celery-beat's form, refusing a task that is not in `SCHEDULABLE_TASKS`."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("task") and data["task"] not in SCHEDULABLE_TASKS:
+            raise forms.ValidationError(
+                _("Only these tasks run on a schedule: %(tasks)s."),
+                params={"tasks": ", ".join(SCHEDULABLE_TASKS)},
+                code="not_schedulable",
+            )
+        return data
+
+
+class ScheduledTaskAdmin(PeriodicTaskAdmin):
+    form = ScheduledTaskForm
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, ScheduledTaskAdmin)

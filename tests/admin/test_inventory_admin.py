@@ -4,7 +4,10 @@
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.forms.models import model_to_dict
+from django_celery_beat.models import PeriodicTask
 
+from audit.admin import ScheduledTaskForm
 from vcenter.models import Cluster, Snapshot, VirtualMachine
 
 from .conftest import admin_client
@@ -92,3 +95,25 @@ def test_admin_search_longer_than_any_name_is_a_400_not_a_500(admin_user, url):
     assert response.status_code == 400
     assert "q: at most 1000 characters" in response.content.decode()
     assert client.get(url, {"q": "a" * 1000}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("task", "valid"),
+    [("vcenter.sync_all", True), ("vcenter.create", False), ("vcenter.clone", False)],
+)
+def test_periodic_task_admin_schedules_only_tasks_meant_for_a_schedule(
+    fresh_platform, admin_user, task, valid
+):
+    """Scheduling a VM create or a clone would run it without the permission checks of the
+    routes that queue them; the admin's form refuses any task not meant for a schedule."""
+    periodic = PeriodicTask.objects.get(task="vcenter.sync_all")
+    data = {k: v for k, v in model_to_dict(periodic).items() if v is not None}
+    data.update(task=task, regtask="", args="[]", kwargs="{}")
+    form_class = admin.site._registry[PeriodicTask].form
+    assert form_class is ScheduledTaskForm
+    form = form_class(data, instance=periodic)
+    assert form.is_valid() is valid, form.errors
+    if not valid:
+        assert "vcenter.sync_all" in str(form.errors)
+    periodic.refresh_from_db()
+    assert periodic.task == "vcenter.sync_all"

@@ -229,7 +229,14 @@ class UserViewSet(EnvelopeModelViewSet):
     query_db_error_code = codes.USER_QUERY_DB_ERROR
 
     def create(self, request, *args, **kwargs):
-        data = _parse(UserWriteSerializer, _body(request), _create_code)
+        body = _body(request)
+        named = sorted(set(body or {}) & {"groups", "user_permissions"})
+        if named:  # refused, not silently dropped: a create names its roles as `roles`
+            raise ApiError(
+                codes.USER_CREATE_ERROR,
+                data={"errors": {f: ["Name the user's roles as roles."] for f in named}},
+            )
+        data = _parse(UserWriteSerializer, body, _create_code)
         user = services.create_user(request.user, data)
         return ApiResponse(
             codes.USER_CREATED, UserSerializer(user).data, status=http_status.HTTP_201_CREATED

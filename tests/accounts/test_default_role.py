@@ -131,3 +131,11 @@ def test_user_added_in_admin_with_a_case_variant_email_is_told_so_plainly(admin_
     assert "邮箱已存在" in page
     assert "accounts_user_email_ci_unique" not in page
     assert not User.objects.filter(username="second").exists()
+
+
+@pytest.mark.parametrize("field", ["groups", "user_permissions"])
+def test_create_user_naming_groups_or_permissions_is_refused_not_ignored(api, field):
+    builtin_role("administrator")
+    response = api.post("/api/users/", new_user(**{field: [1]}), format="json")
+    assert field in error_fields(expect(response, 400, codes.USER_CREATE_ERROR))
+    assert not User.objects.filter(username="newcomer").exists()

@@ -113,8 +113,14 @@ def test_create_admin_refuses_bad_input(monkeypatch, args, env, message):
 
 def test_create_admin_refuses_an_email_taken_in_another_case():
     UserFactory(username="first", email="Ops@Example.test")
-    with pytest.raises(CommandError, match="email"):
+    with pytest.raises(CommandError, match="^邮箱已存在$"):
         run("create_admin", "--username=second", "--email=ops@example.test")
+
+
+def test_create_admin_finds_an_existing_user_in_any_letter_case():
+    UserFactory(username="cliadmin", email="cli@example.test")
+    with pytest.raises(CommandError, match="already exists; use --update"):
+        run("create_admin", "--username=CLIADMIN", "--email=other@example.test")
 
 
 def old_logs(count, days=200):

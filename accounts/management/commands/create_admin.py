@@ -14,7 +14,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -46,7 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args, username, email, password_from_env, update, as_json, **options):
         password, generated = self._password(password_from_env)
         user_model = get_user_model()
-        user = user_model.objects.filter(username=username).first()
+        user = user_model.objects.filter(username__iexact=username).first()  # as sign-in does
         if user is not None and not update:
             raise CommandError(f"user {username!r} already exists; use --update to change it")
         created = user is None
@@ -115,5 +115,8 @@ class Command(BaseCommand):
 
 def _messages(exc):
     if hasattr(exc, "message_dict"):
-        return [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
+        return [
+            " ".join(msgs) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(msgs)}"
+            for field, msgs in exc.message_dict.items()
+        ]
     return list(exc.messages)

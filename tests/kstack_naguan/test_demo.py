@@ -2,7 +2,6 @@
 synced simulator, and a SIGTERM stops the portal and the simulator alike."""
 
 import json
-import os
 import re
 import signal
 import socket
@@ -10,11 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-from cryptography.fernet import Fernet
-
-REPO = Path(__file__).resolve().parents[2]
+from .processes import REPO, project_env
 
 
 def _free_port():
@@ -39,16 +35,9 @@ def _post_json(url, body):
 
 def test_demo_serves_the_synced_simulator_and_stops_it_on_sigterm(tmp_path):
     port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "kstack_naguan.settings",
-        "DJANGO_ENV_FILE": "",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_SECRET_KEY": "test-" + Fernet.generate_key().decode(),
-        "KSTACK_FERNET_KEYS": Fernet.generate_key().decode(),
-        "KSTACK_ADMIN_PASSWORD": "Demo-Admin-Pass-77",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-    }
+    env = project_env(
+        tmp_path, KSTACK_ADMIN_PASSWORD="Demo-Admin-Pass-77", MEDIA_ROOT=str(tmp_path / "media")
+    )
     env.pop("CELERY_BROKER_URL", None)  # the demo runs tasks in-process
     env.pop("REDIS_URL", None)
     demo = subprocess.Popen(

@@ -6,14 +6,11 @@ runs the project's own settings on a file database in a fresh process, as `make 
 """
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-from cryptography.fernet import Fernet
+from .processes import REPO, project_env
 
-REPO = Path(__file__).resolve().parents[2]
 WRITERS = 4
 
 SCRIPT = f"""
@@ -53,14 +50,7 @@ print(json.dumps({{"errors": errors, "rows": rows, "vendor": connection.vendor}}
 
 
 def test_concurrent_read_then_write_transactions_all_commit_on_sqlite(tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "kstack_naguan.settings",
-        "DJANGO_ENV_FILE": "",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_SECRET_KEY": "test-" + Fernet.generate_key().decode(),
-        "KSTACK_FERNET_KEYS": Fernet.generate_key().decode(),
-    }
+    env = project_env(tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=REPO,

@@ -511,8 +511,19 @@ def replace_snapshots(vm, tree):
     return list(rows.values())
 
 
+def _parent_snapshot_id(row, rows_by_pk):
+    if row.parent_id is None:
+        return None
+    parent = rows_by_pk.get(row.parent_id) or row.parent  # a lone row comes with its parent
+    return parent.snapshot_id
+
+
 def snapshot_tree(rows):
-    """Nest mirrored snapshot rows as `[{..., "children": [...]}]`, roots first."""
+    """Nest mirrored snapshot rows as `[{..., "children": [...]}]`, roots first.
+
+    `parent` is the parent's `snapshot_id`, vCenter's id, which the snapshot routes and a
+    revert take too; `id` is the mirror's row."""
+    by_pk = {row.pk: row for row in rows}
     nodes = {
         row.pk: {
             "id": row.pk,
@@ -524,15 +535,15 @@ def snapshot_tree(rows):
             "state": row.state,
             "quiesced": row.quiesced,
             "is_current": row.is_current,
-            "parent": row.parent_id,
+            "parent": _parent_snapshot_id(row, by_pk),
             "children": [],
         }
         for row in rows
     }
     roots = []
-    for node in nodes.values():
-        parent = nodes.get(node["parent"])
-        (parent["children"] if parent else roots).append(node)
+    for row in rows:
+        parent = nodes.get(row.parent_id)
+        (parent["children"] if parent else roots).append(nodes[row.pk])
     return roots
 
 
@@ -579,7 +590,7 @@ def _find_node(tree, snapshot_id):
 
 
 def _row_data(vm, moid):
-    row = Snapshot.objects.filter(vm=vm, moid=moid).first()
+    row = Snapshot.objects.filter(vm=vm, moid=moid).select_related("parent").first()
     return snapshot_tree([row])[0] if row else None
 
 

@@ -181,7 +181,8 @@ def test_list_snapshots_as_a_tree_with_the_current_one_marked(
     s2, s4 = root["children"]
     assert [child["name"] for child in s2["children"]] == ["s3"]
     assert (s4["is_current"], s2["is_current"], root["is_current"]) == (True, False, False)
-    assert s2["parent"] == root["id"]
+    assert s2["parent"] == root["snapshot_id"]  # the id the snapshot routes take
+    assert s4["parent"] == root["snapshot_id"]
 
     # The same tree, as vCenter has it.
     nodes, current = vc_tree(vsphere, vm)
@@ -216,6 +217,11 @@ def test_get_one_snapshot_with_its_children(api, vm, branch):
     response = api.get(f"/api/vcenter/vms/{vm.pk}/snapshots/{branch['s2']['snapshot_id']}")
     assert response.json()["code"] == codes.SNAPSHOT_QUERY_OK.number
     assert [c["name"] for c in response.json()["data"]["children"]] == ["s3"]
+    # Its `parent` names the parent as the routes do (vCenter's id, not the mirror's row).
+    parent = response.json()["data"]["parent"]
+    assert parent == branch["s1"]["snapshot_id"]
+    response = api.get(f"/api/vcenter/vms/{vm.pk}/snapshots/{parent}")
+    assert response.json()["data"]["name"] == "s1"
     response = api.get(f"/api/vcenter/vms/{vm.pk}/snapshots/4242")
     assert response.status_code == 404
     assert response.json()["code"] == codes.SNAPSHOT_NOT_FOUND.number

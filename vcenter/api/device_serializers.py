@@ -178,7 +178,9 @@ class SnapshotNodeSerializer(serializers.Serializer):
     state = serializers.CharField()
     quiesced = serializers.BooleanField()
     is_current = serializers.BooleanField()
-    parent = serializers.IntegerField(allow_null=True)
+    parent = serializers.IntegerField(
+        allow_null=True, help_text="the parent's snapshot_id (vCenter's id, as the routes take)"
+    )
     children = serializers.SerializerMethodField()
 
     def get_children(self, node) -> list[dict]:

@@ -130,9 +130,27 @@ def test_clone_progress_reaches_the_task_log(api, vm):
     assert task_log.progress == 100
 
 
-def test_clone_template_without_pool_fails_with_vcenters_reason(api, template, vsphere):
-    """vCenter (and vcsim) refuse to clone a template without a resource pool: the TaskLog ends
-    2054 with the reason and the mirror gets no half-made row."""
+@pytest.mark.parametrize("target", [{}, {"host": "DC0_H0"}], ids=["its-host", "named-host"])
+def test_clone_template_without_pool_uses_the_hosts_root_pool(api, template, vsphere, target):
+    """vCenter wants a pool for a VM made from a template; the portal gives the root pool of
+    the target host (or the template's own host) when the caller names none."""
+    _response, body = clone(api, template, name="from-template", **target)
+    task_log = task_log_of(body)
+    assert task_log.code == codes.VM_CLONED.number, task_log.error
+    live = vsphere_vm(vsphere, task_log.result["moid"])
+    assert live.config.template is False
+    expected = ResourcePool.objects.get(
+        owner_moid=template.host.compute_resource_moid,
+        parent_moid=template.host.compute_resource_moid,
+    )
+    assert live.resourcePool._moId == expected.moid
+
+
+def test_clone_template_vcenter_refuses_fails_with_vcenters_reason(api, template, vsphere):
+    """vCenter (and vcsim) refuse to clone a template without a resource pool; with the
+    template's host unknown to the mirror, the portal has none to give, so vCenter's refusal
+    comes back: the TaskLog ends 2054 with the reason and the mirror gets no half-made row."""
+    VirtualMachine.objects.filter(pk=template.pk).update(host=None)
     vms_before = all_vms(vsphere)
     rows_before = VirtualMachine.objects.count()
     _response, body = clone(api, template, name="from-template")

@@ -76,6 +76,12 @@ def plan_clone(user, vm, data):
         and host.compute_resource_moid != (vm.host.compute_resource_moid if vm.host_id else None)
     ):
         pool = root_pool(platform, host.compute_resource_moid)
+    if pool is None and vm.is_template and not data.get("template"):
+        # A template has no pool of its own and vCenter wants one for the VM made from it:
+        # the root pool of the target host, or of the host the template is registered on.
+        placed_on = host or vm.host
+        if placed_on is not None:
+            pool = root_pool(platform, placed_on.compute_resource_moid)
 
     # The source must still exist in vCenter.
     client, _state = live_state(vm, codes.VM_CLONE_FAILED, codes.VM_CLONE_NO_SOURCE)

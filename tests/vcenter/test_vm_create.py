@@ -439,6 +439,10 @@ def test_create_vm_task_faults_map_to_the_failing_device(api, body, vcsim_fresh,
         ({"memory_mb": 1023}, "memory_mb"),
         ({"memory_mb": 0}, "memory_mb"),
         ({"memory_mb": 10**15}, "memory_mb"),
+        # More than any host of the cluster has (vcsim: 2 logical CPUs, 4 GB), as a resize
+        # would refuse; vcsim itself creates and powers on such a VM.
+        ({"cpu": 4}, "cpu"),
+        ({"memory_mb": 8192}, "memory_mb"),
         ({"name": ""}, "name"),
         ({"name": "   "}, "name"),
         ({"name": "x" * 81}, "name"),

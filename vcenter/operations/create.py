@@ -169,6 +169,24 @@ def _check_live_create(platform, datastore, hosts, folder, name, data):
                 f"{free // GB} GB free.",
             )
 
+    # CPU and memory: no more than the largest host it may run on has (as a resize checks).
+    with vcenter_errors(codes.VM_CREATE_TASK_FAILED):
+        limits = [client.call(vc.host_limits, h.moid) for h in hosts]
+    threads = max(limit["cpu_threads"] for limit in limits)
+    memory = max(limit["memory_mb"] for limit in limits)
+    if threads and data["cpu"] > threads:
+        raise invalid(
+            codes.INVALID_INPUT,
+            "cpu",
+            f"{data['cpu']} CPUs is more than the {threads} logical CPUs of the largest host.",
+        )
+    if memory and data["memory_mb"] > memory:
+        raise invalid(
+            codes.INVALID_INPUT,
+            "memory_mb",
+            f"{data['memory_mb']} MB is more than the {memory} MB of the largest host.",
+        )
+
     # ISO image: an existing file on a datastore the hosts mount.
     iso = _plan_iso(client, platform, datastore.datacenter, hosts, data.get("iso"))
 

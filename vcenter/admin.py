@@ -264,9 +264,15 @@ class SnapshotInline(admin.TabularInline):
         return False
 
 
+def _vm_label(vm):
+    # Quoted: the admin capitalises a message's first letter, and vSphere names are
+    # case-sensitive ("ops-web01" and "OPS-WEB01" may both exist).
+    return f"“{operations.display_name(vm.name)}”"
+
+
 def _outcome_text(vm, code, detail=""):
-    """`VM name: message (code)`, with the operation's detail sentence when it has one."""
-    text = f"{operations.display_name(vm.name)}: {code.msg} ({code.number})"
+    """`"VM name": message (code)`, with the operation's detail sentence when it has one."""
+    text = f"{_vm_label(vm)}: {code.msg} ({code.number})"
     return f"{text} — {detail}" if detail else text
 
 
@@ -279,7 +285,7 @@ def _error_text(vm, exc):
             for field, reasons in (data.get("errors") or {}).items()
         )
         return _outcome_text(vm, exc.code, detail)
-    return f"{operations.display_name(vm.name)}: {exc}"
+    return f"{_vm_label(vm)}: {exc}"
 
 
 def sync_platforms(model_admin, request, platforms):

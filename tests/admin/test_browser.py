@@ -128,7 +128,7 @@ def test_operator_powers_off_a_vm_and_follows_a_sync_to_success(
     # Power it off with the action; the outcome message names the code.
     run_action(page, "DC0_H0_VM0", "power_off")
     success = page.locator("ul.messagelist li.success")
-    assert success.inner_text() == f"DC0_H0_VM0: VM powered off ({codes.VM_POWERED_OFF.number})"
+    assert success.inner_text() == f"“DC0_H0_VM0”: VM powered off ({codes.VM_POWERED_OFF.number})"
     assert "powered off" in vm_row(page, "DC0_H0_VM0").inner_text()
     assert vsphere_vm(vsphere, vm.moid).runtime.powerState == "poweredOff"
     page.screenshot(path=artifacts / "admin-vm-powered-off.png", full_page=True)

@@ -77,7 +77,9 @@ def test_run_power_actions_with_power_role_changes_vsphere(vm, vsphere):
     ]
     for action, code, state in steps:
         response = run_action(client, action, vm)
-        assert shown_messages(response) == [("success", f"DC0_H0_VM0: {code.msg} ({code.number})")]
+        assert shown_messages(response) == [
+            ("success", f"“DC0_H0_VM0”: {code.msg} ({code.number})")
+        ]
         assert vsphere_vm(vsphere, vm.moid).runtime.powerState == state
         assert VirtualMachine.objects.get(pk=vm.pk).power_state == state
     assert EventLog.objects.filter(action__startswith="power_", object_id=str(vm.pk)).count() == 5
@@ -91,7 +93,9 @@ def test_run_power_action_reports_each_vm_and_refusals(fresh_synced, vsphere):
 
     response = run_action(client, "suspend", on_vm, off_vm)
 
-    shown = dict((text.split(":")[0], (level, text)) for level, text in shown_messages(response))
+    shown = {
+        text.split(":")[0].strip("“”"): (level, text) for level, text in shown_messages(response)
+    }
     assert shown["DC0_H0_VM0"][0] == "success"
     assert f"({codes.VM_SUSPENDED.number})" in shown["DC0_H0_VM0"][1]
     assert shown["DC0_H0_VM1"][0] == "error"
@@ -191,3 +195,12 @@ def test_run_sync_action_while_a_sync_runs_links_the_running_task_log(vm):
     assert "already running" in text
     assert re.search(rf'href="/admin/audit/tasklog/{running.pk}/change/"', text)
     assert TaskLog.objects.filter(name=services.SYNC_TASK_NAME).count() == before + 1
+
+
+def test_action_message_shows_the_vm_name_in_its_own_letter_case(vm, vsphere):
+    """The admin capitalises a message's first letter; vSphere names are case-sensitive."""
+    VirtualMachine.objects.filter(pk=vm.pk).update(name="ops-web01")
+    client = admin_client(staff_with(VIEW_VM, "vcenter.power_virtualmachine"))
+    page = run_action(client, "power_off", vm).content.decode()
+    assert "“ops-web01”: " in page
+    assert "Ops-web01" not in page

@@ -90,6 +90,18 @@ def vcenter_errors(vm, *, fault_code, gone_code, gone_status=http_status.HTTP_40
         ) from None
 
 
+def refuse_template(vm, code):
+    """Refuse (409, `code`) a hardware or snapshot change to a template: vCenter only answers
+    NotSupported; a template is converted to a VM first (or cloned into one)."""
+    if vm.is_template:
+        raise ApiError(
+            code,
+            http_status.HTTP_409_CONFLICT,
+            detail=f"{vm.name} is a template: convert it to a VM, or clone one from it, to "
+            "change its disks, adapters or snapshots.",
+        )
+
+
 def _call(vm, fn, *args, **kwargs):
     return client_for_platform(vm.platform).call(fn, *args, **kwargs)
 
@@ -225,6 +237,7 @@ def add_disks(vm, disks, datastore=None, user=None):
 
     All disks are added in one reconfiguration, so either all or none are added.
     """
+    refuse_template(vm, codes.DISK_BAD_PARAMS)
     if len(disks) > MAX_NEW_DISKS:
         raise ApiError(
             codes.DISK_NO_SLOT,
@@ -292,6 +305,7 @@ def _disk_or_404(vm, ident, fault_code):
 @one_change_at_a_time
 def remove_disk(vm, ident, user=None):
     """Detach the disk named by key or label and destroy its file; return the removed disk."""
+    refuse_template(vm, codes.DISK_DELETE_BAD_PARAMS)
     disk = _disk_or_404(vm, ident, codes.DISK_DELETE_BAD_PARAMS)
     with vcenter_errors(
         vm, fault_code=codes.DISK_DELETE_BAD_PARAMS, gone_code=codes.DISK_NOT_FOUND
@@ -306,6 +320,7 @@ def remove_disk(vm, ident, user=None):
 @one_change_at_a_time
 def grow_disk(vm, ident, size_gb, user=None):
     """Grow the disk named by key or label to `size_gb`; a disk never shrinks."""
+    refuse_template(vm, codes.DISK_BAD_PARAMS)
     disk = _disk_or_404(vm, ident, codes.DISK_BAD_PARAMS)
     size_kb = size_gb * vc_devices.KB_PER_GB
     if size_kb <= disk["capacity_kb"]:
@@ -394,6 +409,7 @@ def _port_group(vm, ref):
 @one_change_at_a_time
 def add_nic(vm, network_ref, adapter_type="vmxnet3", connected=True, user=None):
     """Add a network adapter on a standard or distributed port group; return the new adapter."""
+    refuse_template(vm, codes.NIC_BAD_PARAMS)
     if adapter_type not in NIC_ADD_TYPES:
         raise validation_error(
             codes.NIC_BAD_PARAMS, {"adapter_type": [f"one of {', '.join(NIC_ADD_TYPES)}"]}
@@ -438,6 +454,7 @@ def find_nic(nics, ident):
 @one_change_at_a_time
 def remove_nic(vm, ident, user=None):
     """Remove the adapter named by device key or MAC address; return it."""
+    refuse_template(vm, codes.NIC_DELETE_FAILED)
     nics = _read_devices(vm, codes.NIC_NOT_FOUND, codes.NIC_DELETE_FAILED)["nics"]
     nic = find_nic(nics, ident)
     if nic is None:
@@ -597,6 +614,7 @@ def _row_data(vm, moid):
 @one_change_at_a_time
 def create_snapshot(vm, name, description="", memory=False, quiesce=False, user=None):
     """Take a snapshot of `vm` (it becomes the current one) and return its mirrored node."""
+    refuse_template(vm, codes.CONFLICT)
     with vcenter_errors(vm, fault_code=codes.CONFLICT, gone_code=codes.SNAPSHOT_NOT_FOUND):
         moid = _call(
             vm,

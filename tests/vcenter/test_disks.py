@@ -454,3 +454,36 @@ def test_disk_changes_need_the_disk_permission(vm, vsphere):
     client = api_client_for(type(user).objects.get(pk=user.pk))
     assert add(client, vm, [{"type": "thin", "size": 1}]).status_code == 201
     assert len(vc_disks(vsphere, vm)) == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code"),
+    [
+        ("post", "disks", {"disks": [{"type": "thin", "size": 1}]}, codes.DISK_BAD_PARAMS),
+        ("patch", "disks/{disk}", {"size": 40}, codes.DISK_BAD_PARAMS),
+        ("delete", "disks/{disk}", None, codes.DISK_DELETE_BAD_PARAMS),
+        ("post", "networks", {"network": "VM Network"}, codes.NIC_BAD_PARAMS),
+        ("post", "snapshots", {"action": "create", "snapshot_name": "s"}, codes.CONFLICT),
+    ],
+    ids=["add-disk", "grow-disk", "remove-disk", "add-nic", "snapshot"],
+)
+def test_template_hardware_changes_are_refused_with_a_reason(
+    api, vm, vsphere, method, path, body, code
+):
+    """vCenter answers a template's reconfiguration with a bare NotSupported; the portal says
+    it is a template, and vCenter is not asked."""
+    ref = vim.VirtualMachine(vm.moid, vsphere.propertyCollector._stub)
+    ref.PowerOffVM_Task()
+    ref.MarkAsTemplate()
+    services.start_sync(vm.platform)
+    vm.refresh_from_db()
+    assert vm.is_template
+    devices_before = vc_devices(vsphere, vm)
+    [disk] = [d for d in devices_before if isinstance(d, vim.vm.device.VirtualDisk)]
+
+    url = f"/api/vcenter/vms/{vm.pk}/{path.format(disk=disk.key)}"
+    response = getattr(api, method)(url, body, format="json")
+    assert response.status_code == 409, response.json()
+    assert response.json()["code"] == code.number
+    assert "is a template" in response.json()["data"]["detail"]
+    assert len(vc_devices(vsphere, vm)) == len(devices_before)

@@ -246,13 +246,16 @@ def test_resize_beyond_the_host_is_refused(api, off_vm, vsphere, data, code, rea
     [({"cpu": 2}, codes.VM_CPU_UPDATE_FAILED), ({"memory_mb": 64}, codes.VM_MEMORY_UPDATE_FAILED)],
     ids=["cpu", "memory"],
 )
-def test_resize_template_fails_with_vcenters_reason(api, off_vm, vsphere, data, code):
-    """vCenter refuses to reconfigure a template (vcsim: NotSupported)."""
+def test_resize_template_is_refused_before_vcenter(api, off_vm, vsphere, data, code):
+    """vCenter refuses to reconfigure a template with a bare NotSupported; the portal, which
+    reads the VM live first, says why."""
     vsphere_vm(vsphere, off_vm).MarkAsTemplate()
-    response = resize(api, off_vm, **data)
+    with mock.patch.object(vc, "start_reconfigure") as start_reconfigure:
+        response = resize(api, off_vm, **data)
     assert response.status_code == 409
     assert response.json()["code"] == code.number
-    assert "NotSupported" in response.json()["data"]["detail"]
+    assert "is a template" in response.json()["data"]["detail"]
+    start_reconfigure.assert_not_called()
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,10 @@ def resize(user, vm, cpu=None, memory_mb=None):
     if cpu is None and memory_mb is None:
         row = refresh_mirror(vm.platform, vm.moid)
         return Outcome(codes.VM_UPDATED, row, {"changed": False})
+    if state["is_template"]:
+        raise refused(
+            failure, f"{vm.name} is a template: convert it to a VM to change its CPUs or memory."
+        )
 
     # Hot-add rules a real vCenter enforces and the simulator does not.
     if state["power_state"] == POWERED_ON and not state["is_template"]:

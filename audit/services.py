@@ -125,6 +125,17 @@ class TaskRun:
         TaskLog.objects.filter(pk=self.task_log.pk).update(**fields)
         self.task_log.progress = percent
 
+    def about(self, obj):
+        """Name `obj` as what the task is about, once it exists (the VM a create made)."""
+        fields = {
+            "object_type": obj._meta.label,
+            "object_id": str(obj.pk),
+            "object_repr": str(obj)[:255],
+        }
+        TaskLog.objects.filter(pk=self.task_log.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self.task_log, name, value)
+
     def succeed(self, code, result=None):
         """End the task successfully with `code` and a JSON-serialisable `result`."""
         self.outcome = (code if isinstance(code, codes.Code) else codes.get(code), result)

@@ -92,6 +92,11 @@ def test_create_vm_with_disks_nics_and_iso_matches_vsphere(api, body, vsphere, v
     assert task_log.vcenter_task.startswith("task-")
     assert task_log.result["powered_on"] is True
     assert task_log.args["plan"]["name"] == "app-01"
+    # ... and names the VM it made, so the VM's history lists it.
+    assert (task_log.object_type, task_log.object_id) == (
+        "vcenter.VirtualMachine",
+        str(task_log.result["id"]),
+    )
 
     # vCenter holds the devices that were asked for.
     vm = vim.VirtualMachine(task_log.result["moid"], vsphere.propertyCollector._stub)

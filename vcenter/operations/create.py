@@ -264,6 +264,7 @@ def run_create(run, platform_id, plan):
     vm = refresh_mirror(platform, moid)
     if vm is not None:
         result["id"] = vm.pk
+        run.about(vm)  # so the VM's page lists the task that made it
         record_event(run.task_log.user, "create", vm, after=vm_summary(vm))
     logger.info("VM %s created on %s as %s", plan["name"], platform.name, moid)
     return result

@@ -31,10 +31,14 @@ def _forbid(detail):
     return ApiError(codes.PERMISSION_DENIED, http_status.HTTP_403_FORBIDDEN, detail=detail)
 
 
-def _clean(instance, code, exclude=()):
-    """Run the model's validation (formats, lengths, constraints), raising `code` per field."""
+def _clean(instance, code, exclude=(), validate_unique=True):
+    """Run the model's validation (formats, lengths, constraints), raising `code` per field.
+
+    `validate_unique=False` leaves a unique name to the caller's own check and the database's
+    constraint (a race between two creates then ends in the caller's "exists" code).
+    """
     try:
-        instance.full_clean(exclude=list(exclude))
+        instance.full_clean(exclude=list(exclude), validate_unique=validate_unique)
     except ValidationError as exc:
         raise ApiError(code, data={"errors": exc.message_dict}) from None
 
@@ -254,7 +258,7 @@ def create_role(actor, data):
     role = Role(**data)
     if _name_taken(role.name):
         raise ApiError(codes.ROLE_NAME_EXISTS, http_status.HTTP_409_CONFLICT)
-    _clean(role, codes.INVALID_INPUT, exclude=["group"])
+    _clean(role, codes.INVALID_INPUT, exclude=["group"], validate_unique=False)
     _save_role(
         role,
         permissions,
@@ -311,7 +315,7 @@ def update_role(actor, role, data):
         setattr(role, field, value)
     if "name" in data and _name_taken(role.name, exclude_pk=role.pk):
         raise ApiError(codes.ROLE_UPDATE_NAME_EXISTS, http_status.HTTP_409_CONFLICT)
-    _clean(role, codes.INVALID_INPUT, exclude=["group"])
+    _clean(role, codes.INVALID_INPUT, exclude=["group"], validate_unique=False)
     _save_role(
         role,
         permissions,

@@ -85,7 +85,8 @@ def test_clone_vm_records_the_vcenter_task_and_matches_vsphere(api, vm, vsphere)
     detail = api.get(f"/api/vcenter/vms/{task_log.result['id']}").json()["data"]
     assert detail["name"] == "web-clone"
     assert_vm_matches_vsphere(detail, vsphere)
-    assert EventLog.objects.filter(action="clone", object_id=str(task_log.result["id"])).exists()
+    event = EventLog.objects.get(action="clone", object_id=str(task_log.result["id"]))
+    assert event.message == f"cloned from {vm.name} ({vm.moid})"
 
 
 def test_clone_to_a_cluster_host_shows_where_vcenter_put_it(api, vm, vsphere):
@@ -289,7 +290,9 @@ def test_migrate_powered_off_vm_to_a_cluster_host_matches_vsphere(api, off_vm, v
     assert detail["cluster_name"] == "DC0_C0"
     assert_vm_matches_vsphere(detail, vsphere)
     event = EventLog.objects.get(action="migrate")
-    assert event.before["host"] == Host.objects.get(name="DC0_H0").moid
+    assert (event.before["host"], event.after["host"]) == ("DC0_H0", "DC0_C0_H1")
+    assert event.after["resource_pool"] == "Resources"
+    assert event.after["datastores"] == ["LocalDS_0"]
 
 
 def test_migrate_powered_on_vm_is_refused_unless_power_off(api, vm, vsphere):

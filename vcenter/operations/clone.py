@@ -8,7 +8,7 @@ from kstack_naguan.api.exceptions import ApiError
 
 from ..client import VCenterError, VCenterNotFound, client_for_platform
 from ..client import vms as vc
-from ..models import Datacenter, Datastore, Host, ResourcePool
+from ..models import Datacenter, Datastore, Host, ResourcePool, VirtualMachine
 from .common import (
     POWERED_ON,
     clean_name,
@@ -159,8 +159,14 @@ def run_clone(run, platform_id, source, plan):
     vm = refresh_mirror(platform, moid)
     if vm is not None:
         result["id"] = vm.pk
+        origin = VirtualMachine.objects.filter(platform=platform, moid=source).first()
+        origin_name = display_name(origin.name) if origin else source
         record_event(
-            run.task_log.user, "clone", vm, after=vm_summary(vm), message=f"cloned from {source}"
+            run.task_log.user,
+            "clone",
+            vm,
+            after=vm_summary(vm),
+            message=f"cloned from {origin_name} ({source})",
         )
     logger.info("VM %s cloned to %s on %s", source, moid, platform.name)
     return result
@@ -235,6 +241,20 @@ def plan_migrate(user, vm, data):
     )
 
 
+def _placement(platform, host, pool, datastores):
+    """Where a VM runs, by name as the mirror knows it (the moid where it does not)."""
+
+    def name(model, moid):
+        row = model.objects.filter(platform=platform, moid=moid).only("name").first()
+        return display_name(row.name) if row else moid
+
+    return {
+        "host": name(Host, host) if host else None,
+        "resource_pool": name(ResourcePool, pool) if pool else None,
+        "datastores": sorted(name(Datastore, moid) for moid in datastores or []),
+    }
+
+
 def _power_back_on(client, moid):
     """Power a VM on again after a cold migration; False (logged) when vCenter refuses."""
     try:
@@ -276,15 +296,20 @@ def run_migrate(run, platform_id, moid, plan):
     powered_on_again = _power_back_on(client, moid) if powered_off else None
 
     vm = refresh_mirror(platform, moid)
-    after = {"host": plan.get("host"), "resource_pool": plan.get("resource_pool")}
-    after["datastore"] = plan.get("datastore")
     if vm is not None:
         record_event(
             run.task_log.user,
             "migrate",
             vm,
-            before={k: before[k] for k in ("host", "resource_pool", "datastores")},
-            after=after,
+            before=_placement(
+                platform, before["host"], before["resource_pool"], before["datastores"]
+            ),
+            after=_placement(
+                platform,
+                vm.host.moid if vm.host_id else None,
+                vm.resource_pool.moid if vm.resource_pool_id else None,
+                list(vm.datastores.values_list("moid", flat=True)),
+            ),
         )
     logger.info("VM %s migrated on %s", moid, platform.name)
     return {
@@ -293,5 +318,5 @@ def run_migrate(run, platform_id, moid, plan):
         "vcenter_task": task_moid,
         "power_cycled": powered_off,
         "powered_on_again": powered_on_again,
-        **after,
+        **{key: plan.get(key) for key in ("host", "resource_pool", "datastore")},
     }

@@ -7,6 +7,7 @@ task, `track` moves that row pending → running → success/failure and keeps t
 than the retention period (the `audit.prune_logs` task and `manage.py prune_logs`).
 """
 
+import contextvars
 import logging
 from contextlib import contextmanager
 from datetime import timedelta
@@ -168,6 +169,7 @@ def track(task_log_id, *, failure_code, celery_task_id=""):
         return
 
     token = bind_request_id(task_log.request_id or f"task-{task_log.pk}")
+    running = _running_task.set(task_log.pk)
     TaskLog.objects.filter(pk=task_log.pk).update(
         status=TaskLogStatusChoices.RUNNING,
         started_at=timezone.now(),
@@ -201,7 +203,17 @@ def track(task_log_id, *, failure_code, celery_task_id=""):
             "task %s (TaskLog %s) succeeded with %s", task_log.name, task_log.pk, code.number
         )
     finally:
+        _running_task.reset(running)
         reset_request_id(token)
+
+
+# The TaskLog of the task this code runs in, None in a web request.
+_running_task = contextvars.ContextVar("kstack_running_task", default=None)
+
+
+def in_task():
+    """True inside a tracked task (a worker's, or an eager one), False in a web request."""
+    return _running_task.get() is not None
 
 
 DEFAULT_RETENTION_DAYS = 90

@@ -23,6 +23,7 @@ env = environ.Env(
     KSTACK_MAX_UPLOAD_BYTES=(int, 2 * 1024 * 1024),
     KSTACK_VCENTER_TIMEOUT=(int, 60),
     KSTACK_VCENTER_TASK_TIMEOUT=(int, 1800),
+    KSTACK_VCENTER_REQUEST_TIMEOUT=(int, 120),
     KSTACK_LOG_LEVEL=(str, "INFO"),
 )
 
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kstack_naguan.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -134,6 +136,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# WhiteNoise serves the static files (the admin's, Swagger UI's, the task log page's script)
+# from any WSGI server, from STATIC_ROOT after collectstatic or from the apps without it.
+WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
 KSTACK_MAX_UPLOAD_BYTES = env("KSTACK_MAX_UPLOAD_BYTES")
@@ -243,6 +248,7 @@ else:
 
 KSTACK_VCENTER_TIMEOUT = env("KSTACK_VCENTER_TIMEOUT")
 KSTACK_VCENTER_TASK_TIMEOUT = env("KSTACK_VCENTER_TASK_TIMEOUT")
+KSTACK_VCENTER_REQUEST_TIMEOUT = env("KSTACK_VCENTER_REQUEST_TIMEOUT")
 
 CORS_ALLOWED_ORIGINS = env("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID"]

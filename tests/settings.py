@@ -20,6 +20,8 @@ globals().update({name: value for name, value in vars(_base).items() if name.isu
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A media folder per test process: parallel workers must not see each other's uploads.
 MEDIA_ROOT = os.environ.get("KSTACK_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="kstack-media-")
+# WhiteNoise serves the apps' own static files in tests (no collectstatic); an empty root.
+STATIC_ROOT = tempfile.mkdtemp(prefix="kstack-static-")
 KSTACK_VCENTER_TIMEOUT = 10
 KSTACK_VCENTER_TASK_TIMEOUT = 60
 REST_FRAMEWORK = {

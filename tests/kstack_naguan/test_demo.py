@@ -36,7 +36,10 @@ def _post_json(url, body):
 def test_demo_serves_the_synced_simulator_and_stops_it_on_sigterm(tmp_path):
     port = _free_port()
     env = project_env(
-        tmp_path, KSTACK_ADMIN_PASSWORD="Demo-Admin-Pass-77", MEDIA_ROOT=str(tmp_path / "media")
+        tmp_path,
+        KSTACK_ADMIN_PASSWORD="Demo-Admin-Pass-77",
+        DJANGO_MEDIA_ROOT=str(tmp_path / "media"),
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
     )
     env.pop("CELERY_BROKER_URL", None)  # the demo runs tasks in-process
     env.pop("REDIS_URL", None)
@@ -75,6 +78,11 @@ def test_demo_serves_the_synced_simulator_and_stops_it_on_sigterm(tmp_path):
             vms = json.load(response)
         assert vms["code"] == 2030
         assert vms["data"]["count"] > 0
+
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=30
+        ) as response:
+            assert response.status == 200  # the admin is styled
 
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=30) == 0

@@ -183,3 +183,20 @@ def test_unknown_api_route_post_without_csrf_is_still_an_envelope():
 
     client = Client(enforce_csrf_checks=True)
     assert_envelope(client.post("/api/nope", {}), 404, codes.NOT_FOUND.number)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/admin/css/base.css",
+        "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+        "/static/audit/admin/tasklog.js",
+    ],
+)
+def test_static_files_are_served_without_debug_by_any_wsgi_server(client, settings, path):
+    """gunicorn serves no static files; without them the admin is unstyled and Swagger blank."""
+    settings.DEBUG = False
+    response = client.get(path)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content)

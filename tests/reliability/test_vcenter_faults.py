@@ -10,14 +10,17 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from unittest import mock
 
 import pytest
 from pyVim.connect import Disconnect
 
+from audit.models import TaskLog
+from audit.services import track
 from kstack_naguan.api import codes
 from kstack_naguan.testing.vcsim import Simulator
 from vcenter import services
-from vcenter.client import client_for_platform
+from vcenter.client import client_for_platform, tasks
 from vcenter.models import Datastore, Host, VirtualMachine
 
 from ..conftest import VCSIM_PASSWORD, VCSIM_USER, vsphere_content
@@ -168,3 +171,31 @@ def test_slow_vcenter_answers_a_power_request_with_502_on_the_client_timeout(set
     assert body["code"] == codes.VM_POWER_OFF_FAILED.number
     assert "did not answer" in str(body["data"])
     record_figure("vcenter_slow_power", timeout_s=1, status=502, seconds=round(seconds, 1))
+
+
+def test_a_vcenter_task_that_never_ends_is_given_up_within_the_request_budget(settings, api):
+    """A power-off whose vCenter task stays 'running' (hand-built: vcsim finishes every task
+    inside the call, so the task's state read is patched) answers once the request budget
+    (`KSTACK_VCENTER_REQUEST_TIMEOUT`) is spent, well inside the web server's timeout, while a
+    Celery task keeps the long budget."""
+    settings.KSTACK_VCENTER_REQUEST_TIMEOUT = 1
+    settings.KSTACK_VCENTER_TASK_TIMEOUT = 600
+    with _simulator() as sim:
+        platform = CloudPlatformFactory.for_simulator(sim, name="stuck-task")
+        services.start_sync(platform)
+        vm = VirtualMachine.objects.filter(platform=platform, power_state="poweredOn").first()
+        running = {"info.state": "running", "info.progress": 10}
+        with mock.patch("vcenter.client.tasks.retrieve_one", return_value=running):
+            started = time.monotonic()
+            response = api.post(f"/api/vcenter/vms/{vm.pk}/power", {"action": "off"}, format="json")
+            seconds = time.monotonic() - started
+
+    body = response.json()
+    assert response.status_code == 502, body
+    assert body["code"] == codes.VM_POWER_OFF_FAILED.number
+    assert "did not finish in time" in str(body["data"])
+    assert seconds < 10
+    assert tasks.default_timeout() == 1
+    with track(TaskLog.objects.create(name="probe").pk, failure_code=codes.SYNC_FAILED) as run:
+        assert run is not None and tasks.default_timeout() == 600
+    record_figure("vcenter_stuck_task", request_budget_s=1, status=502, seconds=round(seconds, 1))

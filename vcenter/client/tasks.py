@@ -14,13 +14,26 @@ logger = logging.getLogger(__name__)
 _TASK_PATHS = ["info.state", "info.progress", "info.error", "info.result", "info.key"]
 
 
+def default_timeout():
+    """How long a wait may last by default: `KSTACK_VCENTER_TASK_TIMEOUT` inside a Celery task,
+    `KSTACK_VCENTER_REQUEST_TIMEOUT` in a web request (a power change, a resize, a VM's devices),
+    which stays below the web server's own timeout (`gunicorn.conf.py`): the caller gets an
+    answer instead of a worker killed in the middle of the change."""
+    from audit.services import in_task
+
+    if in_task():
+        return settings.KSTACK_VCENTER_TASK_TIMEOUT
+    return settings.KSTACK_VCENTER_REQUEST_TIMEOUT
+
+
 def wait_for_task(content, task, progress=None, timeout=None, poll_interval=0.5):
     """Wait until `task` ends; return its result, or raise the domain error of its fault.
 
     `progress(percent, task_key)` is called whenever vCenter reports a new percentage (and once
-    with 100 on success). The wait gives up with `VCenterTimeout` after `timeout` seconds.
+    with 100 on success). The wait gives up with `VCenterTimeout` after `timeout` seconds
+    (`default_timeout()` when None).
     """
-    deadline = time.monotonic() + (timeout or settings.KSTACK_VCENTER_TASK_TIMEOUT)
+    deadline = time.monotonic() + (timeout or default_timeout())
     last = None
     while True:
         info = retrieve_one(content, task, _TASK_PATHS)

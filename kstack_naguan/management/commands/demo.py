@@ -31,6 +31,7 @@ class Command(BaseCommand):
 
         # Database and the administrator.
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         password = self._ensure_admin()
 
         # A configuration row, so the SPA and the admin have a name to show.

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
+from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm, TaskSelectWidget
 from django_celery_beat.models import PeriodicTask
 
 from . import services
@@ -307,11 +307,27 @@ def _pretty(value):
 # Periodic tasks: django-celery-beat's own admin, limited to the tasks meant to run on a
 # schedule. Any other registered task (a VM create, a clone...) is run only by the services
 # that check the caller's permission for it; a schedule must not be a way around them.
-SCHEDULABLE_TASKS = ("vcenter.sync_all", "audit.reap_stale_tasks", "audit.prune_logs")
+SCHEDULABLE_TASKS = (
+    "vcenter.sync_all",
+    "audit.reap_stale_tasks",
+    "audit.prune_logs",
+    "celery.backend_cleanup",  # beat's own
+)
+
+
+class SchedulableTaskWidget(TaskSelectWidget):
+    """The registered-task picker, listing the `SCHEDULABLE_TASKS` only."""
+
+    def tasks_as_choices(self):
+        return (("", ""), *((name, name) for name in SCHEDULABLE_TASKS))
 
 
 class ScheduledTaskForm(PeriodicTaskForm):
-    """django-celery-beat's form, refusing a task that is not in `SCHEDULABLE_TASKS`."""
+    """django-celery-beat's form, offering and accepting only the `SCHEDULABLE_TASKS`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["regtask"].widget = SchedulableTaskWidget()
 
     def clean(self):
         data = super().clean()

@@ -117,3 +117,5 @@ def test_periodic_task_admin_schedules_only_tasks_meant_for_a_schedule(
         assert "vcenter.sync_all" in str(form.errors)
     periodic.refresh_from_db()
     assert periodic.task == "vcenter.sync_all"
+    offered = [name for name, _label in form.fields["regtask"].widget.choices if name]
+    assert "vcenter.sync_all" in offered and "vcenter.create" not in offered

@@ -15,8 +15,11 @@ from datetime import timedelta
 from celery import current_app
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from rest_framework import status as http_status
 
 from kstack_naguan.api import codes
+from kstack_naguan.api.exceptions import ApiError
 from kstack_naguan.api.middleware import bind_request_id, current_request_id, reset_request_id
 
 from .models import EventLog, RequestLog, TaskLog, TaskLogStatusChoices
@@ -95,7 +98,17 @@ def enqueue(task, *, name, user=None, obj=None, args=None, kwargs=None):
     call_args = [task_log.pk, *(args or [])]
 
     def send():
-        result = task.apply_async(args=call_args, kwargs=kwargs or {})
+        try:
+            result = task.apply_async(args=call_args, kwargs=kwargs or {})
+        except (KombuOperationalError, OSError) as exc:
+            # The broker cannot be reached: the task never left, so its row ends now (not as
+            # "worker lost" an hour later) and the caller is told to try again (503).
+            logger.error("task %s (TaskLog %s) could not be queued: %s", name, task_log.pk, exc)
+            code = codes.QUEUE_UNAVAILABLE
+            _finish(task_log, TaskLogStatusChoices.FAILURE, code, code.msg, None, str(exc))
+            raise ApiError(
+                code, http_status.HTTP_503_SERVICE_UNAVAILABLE, data={"task_id": task_log.pk}
+            ) from None
         TaskLog.objects.filter(pk=task_log.pk, celery_task_id="").update(
             celery_task_id=result.id or ""
         )

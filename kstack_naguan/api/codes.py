@@ -63,6 +63,7 @@ _TABLE = [
     (911, "CONFLICT", _("The resource is busy, try again later")),
     (912, "IN_USE", _("The resource is in use and cannot be deleted")),
     (913, "ALREADY_EXISTS", _("The resource already exists")),
+    (914, "QUEUE_UNAVAILABLE", _("The task queue is unavailable, try again later")),
     (920, "VCENTER_UNREACHABLE", _("vCenter is unreachable")),
     (930, "OK", _("Success")),
     (931, "TOKEN_REFRESHED", _("Token refreshed")),

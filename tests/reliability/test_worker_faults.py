@@ -17,7 +17,7 @@ from audit.models import TaskLog
 from audit.reaper import reap_stale_tasks
 from kstack_naguan.api import codes
 from kstack_naguan.testing.vcsim import Simulator
-from vcenter import services, vm_tasks
+from vcenter import services, sync, vm_tasks
 from vcenter.models import VirtualMachine
 
 from ..conftest import VCSIM_PASSWORD, VCSIM_USER, wait_for_task_log
@@ -148,3 +148,36 @@ def _vm_names(content):
         return [machine.name for machine in view.view]
     finally:
         view.Destroy()
+
+
+@pytest.mark.parametrize("broker", ["redis://127.0.0.1:1/0"])
+def test_task_queued_while_the_broker_is_down_answers_503_and_ends_its_task_log(
+    transactional_db, api, platform, broker, monkeypatch
+):
+    """A broker that cannot be reached answered 500 and left a TaskLog pending for the reaper
+    to call "worker lost" an hour later; now the caller hears 503 with 914 and the row ends at
+    once, and the platform's sync lock is free for the next try."""
+    from kstack_naguan.celery import app
+
+    from .workers import _reset_producer_pool
+
+    names = ("task_always_eager", "broker_url", "task_publish_retry")
+    old = {name: app.conf[name] for name in names}
+    monkeypatch.setenv("CELERY_BROKER_URL", broker)  # Celery reads it before its own setting
+    app.conf.update(task_always_eager=False, broker_url=broker, task_publish_retry=False)
+    _reset_producer_pool(app)
+    try:
+        response = api.post("/api/vcenter/sync", {"platform": platform.pk}, format="json")
+    finally:
+        monkeypatch.undo()
+        app.conf.update(old)
+        _reset_producer_pool(app)
+
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["code"] == codes.QUEUE_UNAVAILABLE.number
+    task_log = TaskLog.objects.get(pk=body["data"]["task_id"])
+    assert (task_log.status, task_log.code) == ("failure", codes.QUEUE_UNAVAILABLE.number)
+    assert task_log.finished_at is not None
+
+    assert sync.sync_lock_holder(platform.pk) is None  # the next sync may start

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.dispatch import Signal
 from django.utils import timezone
 
 from kstack_naguan.api import codes
@@ -28,6 +29,10 @@ from .models import TaskLog, TaskLogStatusChoices
 logger = logging.getLogger(__name__)
 
 TASK = "audit.reap_stale_tasks"
+
+# Sent with `task_log=` for each TaskLog the reaper ends, so that the app whose task it was can
+# let go of what the dead task held (a platform's sync lock).
+task_reaped = Signal()
 
 # The failure code of each tracked task, as its Celery task passes it to `track`; a TaskLog of
 # any other name ends with 999.
@@ -78,6 +83,7 @@ def reap_stale_tasks(older_than=None, *, now=None):
         )
         if updated:
             reaped.append(task_log.pk)
+            task_reaped.send(sender=TaskLog, task_log=TaskLog.objects.get(pk=task_log.pk))
             logger.warning(
                 "TaskLog %s (%s) %s for over %s s: ended as failed",
                 task_log.pk,

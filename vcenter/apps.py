@@ -8,4 +8,4 @@ class VcenterConfig(AppConfig):
 
     def ready(self):
         # Celery's autodiscovery imports `vcenter.tasks`; the other task modules register here.
-        from . import device_tasks, schedule, vm_tasks  # noqa: F401
+        from . import device_tasks, schedule, services, vm_tasks  # noqa: F401

@@ -10,7 +10,10 @@ number of queries however large the inventory is.
 import logging
 import time
 
+from django.dispatch import receiver
+
 from audit.models import TaskLog, TaskLogStatusChoices
+from audit.reaper import task_reaped
 from audit.services import enqueue
 from platforms.models import CloudPlatform
 
@@ -272,3 +275,19 @@ def inventory_tree(platform_id=None):
         if dc["platform_id"] in tree:
             tree[dc["platform_id"]]["children"].append(dc_nodes[dc["id"]])
     return list(tree.values())
+
+
+@receiver(task_reaped)
+def free_the_sync_lock_of_a_reaped_sync(sender, task_log, **kwargs):
+    """A sync the reaper ended died holding its platform's lock: free it (unless another sync
+    of that platform is under way), so the next sync need not wait for the lock to expire."""
+    if task_log.name != SYNC_TASK_NAME or task_log.object_type != CloudPlatform._meta.label:
+        return
+    platform = CloudPlatform.objects.filter(pk=task_log.object_id).first()
+    if platform is not None and running_sync(platform) is None:
+        sync.break_sync_lock(platform.pk)
+        logger.warning(
+            "freed the sync lock of %s after the reaper ended TaskLog %s",
+            platform.name,
+            task_log.pk,
+        )

@@ -805,6 +805,11 @@ def release_sync_lock(platform_id, token):
         cache.delete(_lock_key(platform_id))
 
 
+def break_sync_lock(platform_id):
+    """Free the platform's sync lock whoever holds it: for a holder known to be dead."""
+    cache.delete(_lock_key(platform_id))
+
+
 @contextmanager
 def sync_lock(platform_id, token=None):
     """Hold the platform's sync lock for the block; yield the token, or None if held elsewhere.

@@ -12,6 +12,7 @@ from audit.models import TaskLog
 from audit.reaper import FAILURE_CODES, reap_stale_tasks, reap_stale_tasks_task
 from kstack_naguan.api import codes
 from kstack_naguan.celery import app
+from vcenter import sync
 from vcenter import tasks as vcenter_tasks
 from vcenter.models import VirtualMachine
 
@@ -83,6 +84,28 @@ def test_reaped_sync_delivered_again_does_nothing(platform):
     task_log.refresh_from_db()
     assert (task_log.status, task_log.code, task_log.attempts) == ("failure", 2401, 1)
     assert not VirtualMachine.objects.exists()
+
+
+def test_reaping_a_dead_sync_frees_its_platforms_sync_lock(api, platform):
+    """A worker killed mid-sync leaves its lock behind; once the reaper ends that sync, the
+    next sync of the platform starts at once instead of answering 911 until the lock expires."""
+    task_log = _task_log(
+        "vcenter.sync",
+        "running",
+        600,
+        attempts=1,
+        object_type="platforms.CloudPlatform",
+        object_id=str(platform.pk),
+    )
+    assert sync.claim_sync_lock(platform.pk)  # what the dead worker held
+    refused = api.post("/api/vcenter/sync", {"platform": platform.pk}, format="json")
+    assert refused.json()["code"] == codes.CONFLICT.number
+
+    assert reap_stale_tasks(older_than=300) == [task_log.pk]
+
+    assert sync.sync_lock_holder(platform.pk) is None
+    response = api.post("/api/vcenter/sync", {"platform": platform.pk}, format="json")
+    assert response.status_code == 202, response.json()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,16 +4,16 @@ Each platform has a `PeriodicTask` named `vcenter.sync platform <id>` that runs 
 for that platform every `SystemConfig.sync_interval_minutes` (30 when no configuration row
 exists; 0 switches scheduled syncs off). The task is created or updated whenever a platform is
 saved, disabled with an inactive platform, removed with a deleted one, and every platform's
-task follows a change of the system configuration. Beat's database scheduler reads these rows,
-so they also show, and can be edited, in the admin under *Periodic tasks*; an edit lasts until
-the platform or the configuration is saved again.
+task follows a new interval in the system configuration. Beat's database scheduler reads these
+rows, so they also show, and can be edited, in the admin under *Periodic tasks*; an edit there
+lasts until the platform is switched on or off or the configured interval changes.
 """
 
 import json
 import logging
 
 from celery.signals import beat_init
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -47,32 +47,42 @@ def _interval(minutes):
     return schedule or IntervalSchedule.objects.create(every=every, period=IntervalSchedule.MINUTES)
 
 
-def schedule_platform(platform, minutes=None):
-    """Create or update the periodic sync of `platform`; return its `PeriodicTask`."""
-    minutes = interval_minutes() if minutes is None else minutes
-    enabled = bool(platform.is_active and minutes > 0)
-    task, created = PeriodicTask.objects.update_or_create(
-        name=task_name(platform.pk),
-        defaults={
-            "task": TASK,
-            "interval": _interval(minutes),
-            "crontab": None,
-            "solar": None,
-            "clocked": None,
-            "args": "[]",
-            "kwargs": json.dumps({"platform_ids": [platform.pk]}),
-            "enabled": enabled,
-            "one_off": False,
-            "description": f"Inventory sync of {platform.name}",
-        },
-    )
-    logger.info(
-        "%s periodic sync of %s: every %s min, %s",
-        "created" if created else "updated",
-        platform.name,
-        minutes,
-        "enabled" if enabled else "disabled",
-    )
+def schedule_platform(platform, minutes=None, *, follow_activity=False):
+    """Create the periodic sync of `platform`, or keep the existing one in step; return it.
+
+    A new task runs every configured interval, enabled with an active platform. An existing one
+    keeps what an operator set in the admin, except that `minutes` (a newly configured interval)
+    replaces its interval, and `follow_activity` (the platform was switched on or off) its
+    enabled flag.
+    """
+    configured = interval_minutes() if minutes is None else minutes
+    fields = {
+        "task": TASK,
+        "args": "[]",
+        "kwargs": json.dumps({"platform_ids": [platform.pk]}),
+        "description": f"Inventory sync of {platform.name}",
+    }
+    task = PeriodicTask.objects.filter(name=task_name(platform.pk)).first()
+    if task is None or minutes is not None:
+        fields.update(interval=_interval(configured), crontab=None, solar=None, clocked=None)
+        fields["one_off"] = False
+    if task is None or minutes is not None or follow_activity:
+        fields["enabled"] = bool(platform.is_active and configured > 0)
+    created = task is None
+    if created:
+        task = PeriodicTask(name=task_name(platform.pk))
+    changed = created or any(getattr(task, name) != value for name, value in fields.items())
+    for name, value in fields.items():
+        setattr(task, name, value)
+    if changed:
+        task.save()
+        logger.info(
+            "%s periodic sync of %s: every %s, %s",
+            "created" if created else "updated",
+            platform.name,
+            task.interval,
+            "enabled" if task.enabled else "disabled",
+        )
     return task
 
 
@@ -83,9 +93,9 @@ def unschedule_platform(platform_id):
         logger.info("removed periodic sync of platform %s", platform_id)
 
 
-def sync_schedules():
-    """Bring every platform's periodic sync in step with the platforms and the configuration."""
-    minutes = interval_minutes()
+def sync_schedules(minutes=None):
+    """Give every platform its periodic sync and remove those of platforms gone; `minutes` (a
+    newly configured interval) applies to all of them."""
     wanted = set()
     for platform in CloudPlatform.objects.all():
         schedule_platform(platform, minutes)
@@ -94,11 +104,19 @@ def sync_schedules():
     stale.delete()
 
 
+@receiver(pre_save, sender=CloudPlatform, dispatch_uid="vcenter.schedule.platform_saving")
+def _platform_saving(sender, instance, raw=False, **kwargs):
+    # Whether the save switches the platform on or off, for `_platform_saved`.
+    was = CloudPlatform.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
+    instance._schedule_follows_activity = was is not None and was != instance.is_active
+
+
 @receiver(post_save, sender=CloudPlatform, dispatch_uid="vcenter.schedule.platform_saved")
 def _platform_saved(sender, instance, update_fields=None, raw=False, **kwargs):
     if raw or (update_fields and set(update_fields) <= _UNSCHEDULED_FIELDS):
         return
-    schedule_platform(instance)
+    follow = getattr(instance, "_schedule_follows_activity", False)
+    schedule_platform(instance, follow_activity=follow)
 
 
 @receiver(post_delete, sender=CloudPlatform, dispatch_uid="vcenter.schedule.platform_deleted")
@@ -106,11 +124,29 @@ def _platform_deleted(sender, instance, **kwargs):
     unschedule_platform(instance.pk)
 
 
+@receiver(pre_save, sender=SystemConfig, dispatch_uid="vcenter.schedule.config_saving")
+def _config_saving(sender, instance, raw=False, **kwargs):
+    # The interval before the save, for `_config_saved`.
+    instance._previous_interval = (
+        SystemConfig.objects.filter(pk=instance.pk)
+        .values_list("sync_interval_minutes", flat=True)
+        .first()
+    )
+
+
 @receiver(post_save, sender=SystemConfig, dispatch_uid="vcenter.schedule.config_saved")
+def _config_saved(sender, instance, raw=False, **kwargs):
+    # Only a new interval is applied to every platform's sync; saving the configuration for
+    # anything else leaves the operators' edits to the schedules alone.
+    if raw:
+        return
+    changed = getattr(instance, "_previous_interval", None) != instance.sync_interval_minutes
+    sync_schedules(interval_minutes() if changed else None)
+
+
 @receiver(post_delete, sender=SystemConfig, dispatch_uid="vcenter.schedule.config_deleted")
-def _config_changed(sender, raw=False, **kwargs):
-    if not raw:
-        sync_schedules()
+def _config_deleted(sender, instance, **kwargs):
+    sync_schedules(interval_minutes())
 
 
 @beat_init.connect(dispatch_uid="vcenter.schedule.beat_init")

@@ -129,3 +129,35 @@ def test_beat_entry_of_a_platform_syncs_that_platform(transactional_db, vcsim):
     assert (task_log.object_id, task_log.status) == (str(platform.pk), "success")
     assert VirtualMachine.objects.filter(platform=platform).count() == vcsim.expected_vm_count
     assert not VirtualMachine.objects.exclude(platform=platform).exists()
+
+
+def test_an_operators_edit_of_a_schedule_survives_unrelated_saves(api):
+    """Switched off and set to every minute in the admin, a platform's periodic sync stays so
+    when the platform or the configuration is saved for something else; a new configured
+    interval, or switching the platform off and on, still applies."""
+    SystemConfig.objects.create(sync_interval_minutes=15)
+    platform = CloudPlatformFactory(name="edited")
+    task = periodic(platform)
+    task.enabled = False
+    task.interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
+    task.save()
+
+    def patch(url, data):
+        response = api.patch(url, data, format="json")
+        assert response.status_code == 200, response.json()
+
+    patch(f"/api/platforms/{platform.pk}", {"remarks": "x"})
+    patch("/api/system-config/", {"footer": "x"})
+    task = periodic(platform)
+    assert (task.enabled, task.interval.every) == (False, 1)
+
+    patch("/api/system-config/", {"sync_interval_minutes": 20})
+    task = periodic(platform)
+    assert (task.enabled, task.interval.every) == (True, 20)
+
+    task.enabled = False
+    task.save()
+    patch(f"/api/platforms/{platform.pk}", {"is_active": False})
+    assert periodic(platform).enabled is False
+    patch(f"/api/platforms/{platform.pk}", {"is_active": True})
+    assert periodic(platform).enabled is True

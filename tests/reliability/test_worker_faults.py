@@ -134,12 +134,44 @@ def test_clone_delivered_again_after_its_vm_exists_does_not_clone_twice(api, fre
     )
     assert outcome.successful(), outcome.traceback
 
+    # The second delivery follows the first one's vCenter task to the VM it made: success,
+    # with that VM, and still one VM of that name.
+    first = task_log
     task_log.refresh_from_db()
-    assert (task_log.status, task_log.code) == ("failure", codes.VM_CLONE_FAILED.number)
+    assert (task_log.status, task_log.code) == ("success", codes.VM_CLONED.number)
     assert task_log.attempts == 2
+    assert task_log.vcenter_task == first.vcenter_task
+    assert task_log.result["moid"] == first.result["moid"]
     names = _vm_names(vsphere)
     assert names.count("twice-clone") == 1
-    record_figure("clone_delivered_twice", deliveries=2, vms_made=1, second_outcome="failure 2054")
+    assert VirtualMachine.objects.filter(name="twice-clone").count() == 1
+    record_figure("clone_delivered_twice", deliveries=2, vms_made=1, second_outcome="success 2050")
+
+
+@pytest.mark.parametrize("vcenter_task", ["", "task-424242"], ids=["none", "unknown-to-vcenter"])
+def test_clone_delivered_again_without_a_vcenter_task_refuses_the_taken_name(
+    api, fresh_synced, vsphere, vcenter_task
+):
+    """With no vCenter task on record (the worker died before vCenter answered the clone
+    call), a VM of the name means someone else's: the delivery is refused (2054), not doubled."""
+    vm = VirtualMachine.objects.get(platform=fresh_synced, name="DC0_H0_VM0")
+    with mock.patch.object(
+        vm_tasks.clone_vm, "apply_async", wraps=vm_tasks.clone_vm.apply_async
+    ) as sent:
+        response = api.post(
+            f"/api/vcenter/vms/{vm.pk}/clone", {"name": "twice-clone"}, format="json"
+        )
+    task_log = TaskLog.objects.get(pk=response.json()["data"]["task_id"])
+    TaskLog.objects.filter(pk=task_log.pk).update(
+        status="running", code=None, result=None, vcenter_task=vcenter_task
+    )
+    vm_tasks.clone_vm.apply(
+        args=sent.call_args.kwargs["args"], kwargs=sent.call_args.kwargs["kwargs"]
+    )
+    task_log.refresh_from_db()
+    assert (task_log.status, task_log.code) == ("failure", codes.VM_CLONE_FAILED.number)
+    assert "already exists" in task_log.error
+    assert _vm_names(vsphere).count("twice-clone") == 1
 
 
 def _vm_names(content):

@@ -131,12 +131,18 @@ def run_clone(run, platform_id, source, plan):
     failure = codes.VM_CLONE_FAILED
     platform = task_platform(platform_id, failure)
     client = client_for_platform(platform)
-    refuse_taken_name_in_task(client, plan["folder"], plan["name"], failure)
 
     try:
-        task_moid = client.call(vc.start_clone, source, plan)
-        run.progress(0, task_moid)
-        moid = wait(client, task_moid, run.progress)
+        # Delivered again after a worker died: follow the clone the first delivery started
+        # (its vCenter task is in the TaskLog) instead of refusing the name it gave the VM.
+        task_moid, moid = run.task_log.vcenter_task, None
+        if task_moid:
+            moid = _earlier_clone(client, task_moid, run)
+        if moid is None:
+            refuse_taken_name_in_task(client, plan["folder"], plan["name"], failure)
+            task_moid = client.call(vc.start_clone, source, plan)
+            run.progress(0, task_moid)
+            moid = wait(client, task_moid, run.progress)
     except VCenterNotFound as exc:
         raise task_failure(codes.VM_CLONE_NO_SOURCE, exc) from exc
     except VCenterError as exc:
@@ -239,6 +245,17 @@ def plan_migrate(user, vm, data):
         obj=vm,
         kwargs={"platform_id": platform.pk, "moid": vm.moid, "plan": plan},
     )
+
+
+def _earlier_clone(client, task_moid, run):
+    """The VM made by the clone task `task_moid` of an earlier delivery, once it ends; None
+    when vCenter no longer knows that task."""
+    try:
+        moid = wait(client, task_moid, run.progress)
+    except VCenterNotFound:
+        return None
+    logger.info("clone task %s of an earlier delivery made %s", task_moid, moid)
+    return moid
 
 
 def _placement(platform, host, pool, datastores):

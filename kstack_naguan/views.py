@@ -2,7 +2,12 @@
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -41,6 +46,9 @@ def bad_request(request, exception=None):
     if _is_api(request):
         if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
             body, status = envelope(codes.REQUEST_TOO_LARGE), 413
+        elif isinstance(exception, DisallowedHost):
+            detail = "This host name is not served here (DJANGO_ALLOWED_HOSTS)."
+            body, status = envelope(codes.MALFORMED_REQUEST, {"detail": detail}), 400
         else:
             body, status = envelope(codes.MALFORMED_REQUEST), 400
         return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})

@@ -200,3 +200,11 @@ def test_static_files_are_served_without_debug_by_any_wsgi_server(client, settin
     response = client.get(path)
     assert response.status_code == 200
     assert b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_a_host_not_served_here_is_told_so(client, settings):
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    response = client.get("/api/vcenter/vms", HTTP_HOST="other.example.com")
+    body = assert_envelope(response, 400, codes.MALFORMED_REQUEST.number)
+    assert "DJANGO_ALLOWED_HOSTS" in body["data"]["detail"]

@@ -67,9 +67,9 @@ def test_failure_codes_name_every_tracked_vcenter_task():
     assert all(code.number in codes.REGISTRY for code in FAILURE_CODES.values())
 
 
-def test_reaped_sync_delivered_again_does_nothing(platform):
-    """A sync redelivered after the reaper ended its TaskLog must not run a second time."""
-    task_log = _task_log(
+def _silent_sync(platform):
+    """A sync of `platform` left running, silent for ten minutes, by a worker that died."""
+    return _task_log(
         "vcenter.sync",
         "running",
         600,
@@ -77,6 +77,11 @@ def test_reaped_sync_delivered_again_does_nothing(platform):
         object_type="platforms.CloudPlatform",
         object_id=str(platform.pk),
     )
+
+
+def test_reaped_sync_delivered_again_does_nothing(platform):
+    """A sync redelivered after the reaper ended its TaskLog must not run a second time."""
+    task_log = _silent_sync(platform)
     reap_stale_tasks(older_than=300)
 
     vcenter_tasks.sync_platform.apply(args=[task_log.pk, platform.pk])
@@ -89,14 +94,7 @@ def test_reaped_sync_delivered_again_does_nothing(platform):
 def test_reaping_a_dead_sync_frees_its_platforms_sync_lock(api, platform):
     """A worker killed mid-sync leaves its lock behind; once the reaper ends that sync, the
     next sync of the platform starts at once instead of answering 911 until the lock expires."""
-    task_log = _task_log(
-        "vcenter.sync",
-        "running",
-        600,
-        attempts=1,
-        object_type="platforms.CloudPlatform",
-        object_id=str(platform.pk),
-    )
+    task_log = _silent_sync(platform)
     assert sync.claim_sync_lock(platform.pk)  # what the dead worker held
     refused = api.post("/api/vcenter/sync", {"platform": platform.pk}, format="json")
     assert refused.json()["code"] == codes.CONFLICT.number

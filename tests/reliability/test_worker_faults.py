@@ -116,13 +116,7 @@ def test_clone_delivered_again_after_its_vm_exists_does_not_clone_twice(api, fre
     """A worker that dies after vCenter made the clone but before the TaskLog said so leaves the
     row running; the task delivered again must not make a second VM. (vcsim finishes a clone
     inside the call, so the death is staged: the TaskLog is set back to running by hand.)"""
-    vm = VirtualMachine.objects.get(platform=fresh_synced, name="DC0_H0_VM0")
-    with mock.patch.object(
-        vm_tasks.clone_vm, "apply_async", wraps=vm_tasks.clone_vm.apply_async
-    ) as sent:
-        response = api.post(
-            f"/api/vcenter/vms/{vm.pk}/clone", {"name": "twice-clone"}, format="json"
-        )
+    response, sent = _clone_once(api, fresh_synced)
     assert response.status_code == 202, response.json()
     task_log = TaskLog.objects.get(pk=response.json()["data"]["task_id"])
     assert (task_log.status, task_log.code) == ("success", codes.VM_CLONED.number)
@@ -154,13 +148,7 @@ def test_clone_delivered_again_without_a_vcenter_task_refuses_the_taken_name(
 ):
     """With no vCenter task on record (the worker died before vCenter answered the clone
     call), a VM of the name means someone else's: the delivery is refused (2054), not doubled."""
-    vm = VirtualMachine.objects.get(platform=fresh_synced, name="DC0_H0_VM0")
-    with mock.patch.object(
-        vm_tasks.clone_vm, "apply_async", wraps=vm_tasks.clone_vm.apply_async
-    ) as sent:
-        response = api.post(
-            f"/api/vcenter/vms/{vm.pk}/clone", {"name": "twice-clone"}, format="json"
-        )
+    response, sent = _clone_once(api, fresh_synced)
     task_log = TaskLog.objects.get(pk=response.json()["data"]["task_id"])
     TaskLog.objects.filter(pk=task_log.pk).update(
         status="running", code=None, result=None, vcenter_task=vcenter_task
@@ -172,6 +160,18 @@ def test_clone_delivered_again_without_a_vcenter_task_refuses_the_taken_name(
     assert (task_log.status, task_log.code) == ("failure", codes.VM_CLONE_FAILED.number)
     assert "already exists" in task_log.error
     assert _vm_names(vsphere).count("twice-clone") == 1
+
+
+def _clone_once(api, platform):
+    """Clone DC0_H0_VM0 as "twice-clone"; return the answer and the task's sent arguments."""
+    vm = VirtualMachine.objects.get(platform=platform, name="DC0_H0_VM0")
+    with mock.patch.object(
+        vm_tasks.clone_vm, "apply_async", wraps=vm_tasks.clone_vm.apply_async
+    ) as sent:
+        response = api.post(
+            f"/api/vcenter/vms/{vm.pk}/clone", {"name": "twice-clone"}, format="json"
+        )
+    return response, sent
 
 
 def _vm_names(content):

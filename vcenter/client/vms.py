@@ -18,7 +18,7 @@ import re
 from pyVmomi import vim, vmodl
 
 from .errors import VCenterFault, VCenterNotFound, VCenterTaskFault, describe_fault
-from .inventory import retrieve_one
+from .inventory import retrieve_many, retrieve_one
 from .tasks import wait_for_task
 
 logger = logging.getLogger(__name__)
@@ -145,43 +145,38 @@ def vm_names_in_folder(content, folder_moid):
     return names
 
 
-def host_limits(content, host_moid):
-    """What one VM on this host may use: logical CPUs and memory in MB."""
-    item = retrieve_one(
-        content,
-        _ref(content, vim.HostSystem, host_moid),
-        ["summary.hardware.numCpuThreads", "summary.hardware.memorySize"],
-    )
+_HOST_LIMIT_PATHS = ["summary.hardware.numCpuThreads", "summary.hardware.memorySize"]
+
+
+def _limits(item):
     return {
         "cpu_threads": item.get("summary.hardware.numCpuThreads") or 0,
         "memory_mb": (item.get("summary.hardware.memorySize") or 0) // (1024 * 1024),
     }
 
 
+def host_limits(content, host_moid):
+    """What one VM on this host may use: logical CPUs and memory in MB."""
+    return _limits(
+        retrieve_one(content, _ref(content, vim.HostSystem, host_moid), _HOST_LIMIT_PATHS)
+    )
+
+
+def largest_host_limits(content, host_moids):
+    """The most logical CPUs and memory (MB) any one of the hosts offers, in one round trip."""
+    hosts = [_ref(content, vim.HostSystem, moid) for moid in host_moids]
+    limits = [_limits(item) for item in retrieve_many(content, hosts, _HOST_LIMIT_PATHS).values()]
+    return {
+        "cpu_threads": max((limit["cpu_threads"] for limit in limits), default=0),
+        "memory_mb": max((limit["memory_mb"] for limit in limits), default=0),
+    }
+
+
 def host_datastores(content, host_moids):
     """{host moid: [datastore moids]} as each host sees its mounts, in one round trip."""
-    collector = vmodl.query.PropertyCollector
-    spec = collector.FilterSpec(
-        objectSet=[
-            collector.ObjectSpec(obj=_ref(content, vim.HostSystem, moid), skip=False)
-            for moid in host_moids
-        ],
-        propSet=[collector.PropertySpec(type=vim.HostSystem, pathSet=["datastore"])],
-    )
-    mounts = {moid: [] for moid in host_moids}
-    if not host_moids:
-        return mounts
-    result = content.propertyCollector.RetrievePropertiesEx(
-        specSet=[spec], options=collector.RetrieveOptions()
-    )
-    while result is not None:
-        for obj in result.objects:
-            for prop in obj.propSet or []:
-                mounts[obj.obj._moId] = [ds._moId for ds in prop.val or []]
-        if not result.token:
-            break
-        result = content.propertyCollector.ContinueRetrievePropertiesEx(token=result.token)
-    return mounts
+    hosts = [_ref(content, vim.HostSystem, moid) for moid in host_moids]
+    items = retrieve_many(content, hosts, ["datastore"])
+    return {moid: list(item.get("datastore") or []) for moid, item in items.items()}
 
 
 def datastore_free_bytes(content, datastore_moid):

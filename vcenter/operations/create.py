@@ -171,9 +171,8 @@ def _check_live_create(platform, datastore, hosts, folder, name, data):
 
     # CPU and memory: no more than the largest host it may run on has (as a resize checks).
     with vcenter_errors(codes.VM_CREATE_TASK_FAILED):
-        limits = [client.call(vc.host_limits, h.moid) for h in hosts]
-    threads = max(limit["cpu_threads"] for limit in limits)
-    memory = max(limit["memory_mb"] for limit in limits)
+        largest = client.call(vc.largest_host_limits, [h.moid for h in hosts])
+    threads, memory = largest["cpu_threads"], largest["memory_mb"]
     if threads and data["cpu"] > threads:
         raise invalid(
             codes.INVALID_INPUT,

@@ -154,14 +154,19 @@ def test_slow_vcenter_fails_the_sync_on_the_client_timeout(settings):
     )
 
 
+def _synced_powered_on_vm(sim, name):
+    """Register `sim` as the platform `name`, sync it, and return one of its running VMs."""
+    platform = CloudPlatformFactory.for_simulator(sim, name=name)
+    services.start_sync(platform)
+    return VirtualMachine.objects.filter(platform=platform, power_state="poweredOn").first()
+
+
 def test_slow_vcenter_answers_a_power_request_with_502_on_the_client_timeout(settings, api):
     settings.KSTACK_VCENTER_TIMEOUT = 1
 
     # Only the power-off call is slow: the session, the sync and the reads stay fast.
     with _simulator(extra_args=("-method-delay", "PowerOffVM_Task:3000")) as sim:
-        platform = CloudPlatformFactory.for_simulator(sim, name="slow-power")
-        services.start_sync(platform)
-        vm = VirtualMachine.objects.filter(platform=platform, power_state="poweredOn").first()
+        vm = _synced_powered_on_vm(sim, "slow-power")
         started = time.monotonic()
         response = api.post(f"/api/vcenter/vms/{vm.pk}/power", {"action": "off"}, format="json")
         seconds = time.monotonic() - started
@@ -181,9 +186,7 @@ def test_a_vcenter_task_that_never_ends_is_given_up_within_the_request_budget(se
     settings.KSTACK_VCENTER_REQUEST_TIMEOUT = 1
     settings.KSTACK_VCENTER_TASK_TIMEOUT = 600
     with _simulator() as sim:
-        platform = CloudPlatformFactory.for_simulator(sim, name="stuck-task")
-        services.start_sync(platform)
-        vm = VirtualMachine.objects.filter(platform=platform, power_state="poweredOn").first()
+        vm = _synced_powered_on_vm(sim, "stuck-task")
         running = {"info.state": "running", "info.progress": 10}
         with mock.patch("vcenter.client.tasks.retrieve_one", return_value=running):
             started = time.monotonic()
